@@ -1,0 +1,1 @@
+"""The `lakepulse` command-line front door."""

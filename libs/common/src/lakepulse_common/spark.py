@@ -1,0 +1,99 @@
+"""The one SparkSession factory: Delta + Kafka jars from the Maven step, small-machine defaults.
+
+Jars come from ``<state_dir>/jars/spark`` (filled by ``make setup``); those the pyspark wheel already
+ships are skipped, so the classpath never carries two versions of Spark, Hadoop or the codecs.
+No Ivy (``spark.jars.packages``) download happens at run time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lakepulse_common.errors import ConfigurationError
+from lakepulse_common.settings import LakePulseSettings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+_VERSIONED_JAR = re.compile(r"^(?P<artifact>.+?)-\d[\w.\-]*\.jar$")
+
+
+def _artifact(jar: Path) -> str:
+    match = _VERSIONED_JAR.match(jar.name)
+    return match.group("artifact") if match else jar.stem
+
+
+def pyspark_jars_dir() -> Path:
+    import pyspark
+
+    return Path(pyspark.__file__).parent / "jars"
+
+
+def extra_jars(jars_dir: Path) -> list[Path]:
+    """The Maven-fetched jars that pyspark does not already bring."""
+    if not jars_dir.is_dir():
+        raise ConfigurationError(f"Spark jars missing in {jars_dir}: run `make setup`")
+    bundled = {_artifact(jar) for jar in pyspark_jars_dir().glob("*.jar")}
+    jars = sorted(jar for jar in jars_dir.glob("*.jar") if _artifact(jar) not in bundled)
+    if not any(jar.name.startswith("delta-spark") for jar in jars):
+        raise ConfigurationError(f"no delta-spark jar in {jars_dir}: run `make setup`")
+    return jars
+
+
+def spark_conf(settings: LakePulseSettings, app_name: str) -> dict[str, str]:
+    spark = settings.spark
+    assert spark.jars_dir is not None  # resolved by the settings validator
+    jars = extra_jars(spark.jars_dir)
+    classpath = os.pathsep.join(str(jar) for jar in jars)
+    cores = os.cpu_count() or 2
+    conf = {
+        "spark.app.name": app_name,
+        "spark.master": spark.master,
+        "spark.driver.memory": spark.driver_memory,
+        "spark.jars": ",".join(str(jar) for jar in jars),
+        "spark.driver.extraClassPath": classpath,
+        "spark.executor.extraClassPath": classpath,
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.sql.shuffle.partitions": str(spark.shuffle_partitions or cores),
+        "spark.default.parallelism": str(spark.shuffle_partitions or cores),
+        "spark.sql.adaptive.enabled": "true",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.enabled": str(spark.ui_enabled).lower(),
+        "spark.ui.port": str(spark.ui_port),
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.streaming.metricsEnabled": "true",
+        "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        "spark.databricks.delta.optimizeWrite.enabled": "true",
+        "spark.databricks.delta.autoCompact.enabled": "false",
+        "spark.sql.warehouse.dir": str(settings.state_dir / "spark-warehouse"),
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={settings.state_dir / 'derby'}",
+    }
+    lake = settings.lake
+    if lake.s3_endpoint:
+        conf |= {
+            "spark.hadoop.fs.s3a.endpoint": lake.s3_endpoint,
+            "spark.hadoop.fs.s3a.path.style.access": str(lake.s3_path_style_access).lower(),
+            "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        }
+        if lake.s3_access_key and lake.s3_secret_key:
+            conf["spark.hadoop.fs.s3a.access.key"] = lake.s3_access_key.get_secret_value()
+            conf["spark.hadoop.fs.s3a.secret.key"] = lake.s3_secret_key.get_secret_value()
+    return conf | spark.extra_conf
+
+
+def build_spark_session(settings: LakePulseSettings, app_name: str) -> SparkSession:
+    """Get or create the process's SparkSession. Call once per process and keep it."""
+    from pyspark.sql import SparkSession
+
+    if settings.java_home is not None:
+        os.environ.setdefault("JAVA_HOME", str(settings.java_home))
+    builder = SparkSession.builder
+    for key, value in spark_conf(settings, app_name).items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("WARN")
+    return session

@@ -1,0 +1,1 @@
+"""Wide World Importers-shaped OLTP source: schema, generator, workload simulator, ground truth."""

@@ -1,0 +1,1 @@
+"""LakePulse bronze-writer service."""

@@ -1,0 +1,1 @@
+"""LakePulse cdc-emitter service."""

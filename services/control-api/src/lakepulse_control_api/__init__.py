@@ -1,0 +1,1 @@
+"""LakePulse control-api service."""

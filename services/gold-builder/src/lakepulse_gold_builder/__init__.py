@@ -1,0 +1,1 @@
+"""LakePulse gold-builder service."""

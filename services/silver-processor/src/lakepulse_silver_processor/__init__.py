@@ -1,0 +1,1 @@
+"""LakePulse silver-processor service."""
