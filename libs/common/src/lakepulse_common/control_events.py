@@ -149,7 +149,9 @@ def _decode(model: type[M], data: bytes) -> M:
         raise ControlEventError("a control message must be a JSON object")
     version = payload.get("schema_version", SCHEMA_VERSION)
     if not isinstance(version, int) or version > SCHEMA_VERSION:
-        raise ControlEventError(f"unsupported schema_version {version!r} (this build reads <= {SCHEMA_VERSION})")
+        raise ControlEventError(
+            f"unsupported schema_version {version!r} (this build reads <= {SCHEMA_VERSION})"
+        )
     try:
         return model.model_validate(payload)
     except ValidationError as exc:

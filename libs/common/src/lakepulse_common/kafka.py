@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_random_exponential
 
 from lakepulse_common.errors import KafkaAdminError
@@ -76,8 +76,13 @@ def create_consumer(kafka: KafkaSettings, client_id: str, group_id: str, **overr
     return Consumer(config)
 
 
-def create_admin(kafka: KafkaSettings, client_id: str = "lakepulse-admin") -> AdminClient:
-    return AdminClient(base_config(kafka, client_id))
+def create_admin(kafka: KafkaSettings, client_id: str = "lakepulse-admin", **overrides: Any) -> AdminClient:
+    return AdminClient(base_config(kafka, client_id) | overrides)
+
+
+def _health_admin(kafka: KafkaSettings) -> AdminClient:
+    # A probe expects "connection refused" while the broker starts: keep librdkafka quiet about it.
+    return create_admin(kafka, "lakepulse-health", log_level=0)
 
 
 @dataclass(frozen=True)
@@ -91,7 +96,9 @@ class TopicSpec:
 
     def to_new_topic(self) -> NewTopic:
         config = {"retention.ms": str(self.retention_ms), "cleanup.policy": self.cleanup_policy}
-        return NewTopic(self.name, self.partitions, self.replication_factor, config=config | dict(self.extra_config))
+        return NewTopic(
+            self.name, self.partitions, self.replication_factor, config=config | dict(self.extra_config)
+        )
 
 
 def platform_topics(kafka: KafkaSettings) -> list[TopicSpec]:
@@ -138,7 +145,7 @@ def wait_for_broker(kafka: KafkaSettings, timeout_s: float = 60.0) -> int:
         reraise=True,
     )
     def _probe() -> int:
-        metadata = create_admin(kafka, "lakepulse-health").list_topics(timeout=2.0)
+        metadata = _health_admin(kafka).list_topics(timeout=2.0)
         if not metadata.brokers:
             raise KafkaAdminError("metadata response lists no broker")
         return len(metadata.brokers)
@@ -148,7 +155,7 @@ def wait_for_broker(kafka: KafkaSettings, timeout_s: float = 60.0) -> int:
 
 def broker_is_healthy(kafka: KafkaSettings, timeout_s: float = 2.0) -> bool:
     try:
-        metadata = create_admin(kafka, "lakepulse-health").list_topics(timeout=timeout_s)
+        metadata = _health_admin(kafka).list_topics(timeout=timeout_s)
     except KafkaException:
         return False
     return bool(metadata.brokers)

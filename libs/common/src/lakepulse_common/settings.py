@@ -39,7 +39,8 @@ class PostgresSettings(BaseModel):
     def dsn(self, database: str | None = None) -> str:
         """libpq URI including the password: hand it to drivers, never to a logger."""
         password = quote(self.password.get_secret_value(), safe="")
-        return f"postgresql://{quote(self.user, safe='')}:{password}@{self.host}:{self.port}/{database or self.database}"
+        user = quote(self.user, safe="")
+        return f"postgresql://{user}:{password}@{self.host}:{self.port}/{database or self.database}"
 
     def redacted_dsn(self, database: str | None = None) -> str:
         return f"postgresql://{self.user}:***@{self.host}:{self.port}/{database or self.database}"
@@ -49,7 +50,7 @@ class PostgresSettings(BaseModel):
 
 
 class KafkaSettings(BaseModel):
-    """Kafka connection and topic defaults; mapped to librdkafka keys only in :mod:`lakepulse_common.kafka`."""
+    """Kafka connection and topic defaults; turned into librdkafka keys only in ``lakepulse_common.kafka``."""
 
     bootstrap_servers: str = "127.0.0.1:19092"
     controller_port: int = Field(default=19093, ge=1, le=65535)
@@ -72,7 +73,9 @@ class KafkaSettings(BaseModel):
 class LakeSettings(BaseModel):
     """Where the Delta tables live: ``<root>/<layer>/<table>``."""
 
-    root: str | None = Field(default=None, description="file:///… or s3a://bucket/prefix; default file://<state_dir>/lake")
+    root: str | None = Field(
+        default=None, description="file:///… or s3a://bucket/prefix; default file://<state_dir>/lake"
+    )
     s3_endpoint: str | None = None
     s3_access_key: SecretStr | None = None
     s3_secret_key: SecretStr | None = None
@@ -99,7 +102,7 @@ class SparkSettings(BaseModel):
 
 
 class TelemetrySettings(BaseModel):
-    """Logging and metrics. Traces are exported when the standard ``OTEL_EXPORTER_OTLP_*`` variables are set."""
+    """Logging and metrics. Traces go out when the standard ``OTEL_EXPORTER_OTLP_*`` variables are set."""
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"

@@ -1,0 +1,72 @@
+# LakePulse — PostgreSQL CDC into a Delta Lake lakehouse, on one laptop.
+# `make run` and `make test` bootstrap themselves on a fresh machine (Debian 12, Python 3.11, JDK 17, Maven).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION ?= 0.13.8
+STATE_DIR  ?= $(CURDIR)/.lakepulse
+JARS_DIR   := $(STATE_DIR)/jars
+UV         := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+RUN        := $(UV) run --frozen
+PYTEST_ARGS ?=
+SETUP_STAMP := $(STATE_DIR)/.setup-done
+APT_PACKAGES := postgresql-15 postgresql-15-wal2json
+
+.PHONY: help setup up down status run test lint fmt bench clean-state
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(UV):
+	python3 -m pip install --quiet --user "uv==$(UV_VERSION)" || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+
+$(JARS_DIR)/kafka/.done: deploy/maven/kafka/pom.xml
+	mvn -q -B -f deploy/maven/kafka/pom.xml dependency:copy-dependencies -DincludeScope=runtime \
+		-DoutputDirectory=$(JARS_DIR)/kafka
+	touch $@
+
+$(JARS_DIR)/spark/.done: deploy/maven/spark/pom.xml
+	mvn -q -B -f deploy/maven/spark/pom.xml dependency:copy-dependencies -DincludeScope=runtime \
+		-DoutputDirectory=$(JARS_DIR)/spark
+	touch $@
+
+setup: $(UV) $(JARS_DIR)/kafka/.done $(JARS_DIR)/spark/.done ## Idempotent set-up: Python env (uv), Maven jars, apt packages
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		else echo "missing Debian packages:$$missing (sudo apt-get install$$missing)"; exit 1; fi; \
+	fi
+	$(UV) sync --frozen --all-packages
+	@mkdir -p $(STATE_DIR) && touch $(SETUP_STAMP)
+
+up: setup ## Start the local stack (Postgres + Kafka) without Docker
+	$(RUN) lakepulse up
+
+down: ## Stop the local stack; no LakePulse process stays behind
+	@if [ -x "$(UV)" ] && [ -d .venv ]; then $(RUN) lakepulse down; else echo "nothing to stop"; fi
+
+status: ## Show the local stack's health and endpoints
+	$(RUN) lakepulse status
+
+run: setup ## The main job on the embedded local stack
+	$(RUN) lakepulse up
+	$(RUN) lakepulse status
+
+test: setup ## Run the test suite against real Postgres, Kafka and Spark/Delta
+	$(RUN) pytest $(PYTEST_ARGS)
+
+lint: setup ## ruff and mypy (never edits files)
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy libs/common/src cli/src
+
+fmt: setup ## Format and auto-fix
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+bench: setup ## Measure every stage against its in-run baseline (writes bench/results/)
+	$(RUN) python -m bench.run
+
+clean-state: down ## Delete the local stack's data (Postgres, Kafka, lake, checkpoints)
+	rm -rf $(STATE_DIR)/postgres $(STATE_DIR)/kafka $(STATE_DIR)/lake $(STATE_DIR)/checkpoints $(STATE_DIR)/test

@@ -1,0 +1,93 @@
+"""``lakepulse``: the user's front door to the local stack and the pipeline."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lakepulse_cli.stack import Stack, StackStatus
+from lakepulse_common.errors import LakePulseError
+from lakepulse_common.settings import LakePulseSettings
+
+app = typer.Typer(
+    name="lakepulse",
+    help="LakePulse: PostgreSQL CDC into a Delta Lake lakehouse, on one laptop.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+
+
+def _settings() -> LakePulseSettings:
+    return LakePulseSettings()
+
+
+def _print_status(status: StackStatus) -> None:
+    table = Table(title=f"LakePulse local stack ({status.state_dir})")
+    for column in ("component", "state", "healthy", "pid", "RSS MiB", "log"):
+        table.add_column(column)
+    for c in status.components:
+        table.add_row(
+            c.name,
+            c.state,
+            "[green]yes[/]" if c.healthy else "[red]no[/]",
+            str(c.pid or "-"),
+            f"{c.rss_bytes / 2**20:.0f}",
+            c.log_file or "",
+        )
+    console.print(table)
+    endpoints = Table(title="Endpoints", show_header=False)
+    for key, value in status.endpoints.items():
+        endpoints.add_row(key, value)
+    console.print(endpoints)
+
+
+@app.command()
+def up() -> None:
+    """Start the local stack (idempotent): Postgres and Kafka under supervisord, then wait until healthy."""
+    stack = Stack(_settings())
+    try:
+        status = stack.up()
+    except LakePulseError as exc:
+        console.print(f"[red]lakepulse up failed:[/] {exc}")
+        raise typer.Exit(1) from exc
+    _print_status(status)
+
+
+@app.command()
+def down() -> None:
+    """Stop the local stack cleanly; no LakePulse process is left running."""
+    strays = Stack(_settings()).down()
+    if strays:
+        console.print(f"[yellow]stopped stray processes:[/] {strays}")
+    console.print("local stack stopped")
+
+
+@app.command()
+def status(
+    as_json: bool = typer.Option(False, "--json", help="machine-readable endpoints and health"),
+    show_secrets: bool = typer.Option(
+        False, "--show-secrets", help="include the Postgres password in the DSN"
+    ),
+) -> None:
+    """Show each component's health and the stack's endpoints. Exit code 1 when something is unhealthy."""
+    result = Stack(_settings()).status(reveal_secrets=show_secrets)
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), indent=2))
+    else:
+        _print_status(result)
+    if not result.healthy:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    app()
+
+
+if __name__ == "__main__":
+    main()

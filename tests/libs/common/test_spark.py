@@ -1,0 +1,43 @@
+"""Spark from the one session factory reads Kafka and writes/reads Delta with time travel."""
+
+import pytest
+
+from lakepulse_common.kafka import TopicSpec, create_admin, create_producer, ensure_topics
+from lakepulse_common.storage import table_uri
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def test_session_has_delta_and_small_machine_defaults(spark):
+    conf = spark.sparkContext.getConf()
+    assert "DeltaSparkSessionExtension" in conf.get("spark.sql.extensions")
+    assert conf.get("spark.ui.enabled") == "false"
+    assert spark.conf.get("spark.sql.adaptive.enabled") == "true"
+    assert not conf.contains("spark.jars.packages")
+
+
+def test_kafka_source_to_delta_with_time_travel(spark, lake_settings):
+    topic = f"{lake_settings.kafka.topic_prefix}.spark"
+    ensure_topics(create_admin(lake_settings.kafka), [TopicSpec(topic, 2, lake_settings.kafka.retention_ms)])
+    producer = create_producer(lake_settings.kafka, "spark-test")
+    for i in range(50):
+        producer.produce(topic, key=str(i).encode(), value=f'{{"n": {i}}}'.encode())
+    assert producer.flush(30) == 0
+
+    frame = (
+        spark.read.format("kafka")
+        .option("kafka.bootstrap.servers", lake_settings.kafka.bootstrap_servers)
+        .option("subscribe", topic)
+        .option("startingOffsets", "earliest")
+        .option("endingOffsets", "latest")
+        .load()
+        .selectExpr("CAST(key AS STRING) AS k", "CAST(value AS STRING) AS v", "partition", "offset")
+    )
+    path = table_uri(lake_settings.lake_root, "bronze", "spark_smoke")
+    frame.write.format("delta").save(path)
+    frame.limit(10).write.format("delta").mode("append").save(path)
+
+    assert spark.read.format("delta").load(path).count() == 60
+    version_zero = spark.read.format("delta").option("versionAsOf", 0).load(path)
+    assert version_zero.count() == 50
+    assert sorted(int(r.k) for r in version_zero.select("k").collect()) == list(range(50))
