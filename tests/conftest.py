@@ -6,6 +6,7 @@ Set LAKEPULSE_TEST_KEEP_STACK=1 to leave it running after the session (faster re
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,12 +60,17 @@ def _link_jars(state_dir: Path) -> None:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LakePulseSettings]:
+    """Start the test stack, or join one another session already runs (and then leave it running)."""
     settings = _test_settings()
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
     _link_jars(settings.state_dir)
     local_stack = Stack(settings)
-    local_stack.up()
+    with (settings.state_dir / ".stack.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent sessions must not start two supervisords
+        started_here = not local_stack.supervisor.is_running()
+        local_stack.up()
     yield settings
-    if not os.environ.get("LAKEPULSE_TEST_KEEP_STACK"):
+    if started_here and not os.environ.get("LAKEPULSE_TEST_KEEP_STACK"):
         local_stack.down()
 
 

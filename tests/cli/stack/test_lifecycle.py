@@ -12,7 +12,7 @@ from lakepulse_cli.stack import postgres as pg
 from lakepulse_common.kafka import TopicSpec, create_admin, create_consumer, create_producer, ensure_topics
 from lakepulse_common.settings import LakePulseSettings
 from tests.conftest import REPO_ROOT, SHARED_JARS
-from tests.support import random_name, wait_for
+from tests.support import free_ports, random_name, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -23,9 +23,10 @@ def throwaway_stack(monkeypatch):
     state_dir.mkdir(parents=True)
     (state_dir / "jars").symlink_to(SHARED_JARS, target_is_directory=True)
     monkeypatch.setenv("LAKEPULSE_STATE_DIR", str(state_dir))
-    monkeypatch.setenv("LAKEPULSE_POSTGRES__PORT", "35432")
-    monkeypatch.setenv("LAKEPULSE_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:39092")
-    monkeypatch.setenv("LAKEPULSE_KAFKA__CONTROLLER_PORT", "39093")
+    pg_port, kafka_port, controller_port = free_ports(3)
+    monkeypatch.setenv("LAKEPULSE_POSTGRES__PORT", str(pg_port))
+    monkeypatch.setenv("LAKEPULSE_KAFKA__BOOTSTRAP_SERVERS", f"127.0.0.1:{kafka_port}")
+    monkeypatch.setenv("LAKEPULSE_KAFKA__CONTROLLER_PORT", str(controller_port))
     settings = LakePulseSettings()
     stack = Stack(settings)
     yield stack
