@@ -1,0 +1,1 @@
+"""LakePulse benchmarks: `make bench` runs `python -m bench.run`."""
