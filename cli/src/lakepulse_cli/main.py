@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
+import sys
+from enum import StrEnum
 
 import typer
 from rich.console import Console
@@ -82,6 +85,45 @@ def status(
         _print_status(result)
     if not result.healthy:
         raise typer.Exit(1)
+
+
+class OutputFormat(StrEnum):
+    TABLE = "table"
+    CSV = "csv"
+    JSON = "json"
+
+
+@app.command("sql")
+def sql_command(
+    query: str = typer.Argument(..., help="SQL over bronze.<t>, silver.<t>, gold.<t> (DuckDB dialect)"),
+    output: OutputFormat = typer.Option(OutputFormat.TABLE, "--format", "-f", help="table, csv or json"),
+    as_of: int | None = typer.Option(None, "--as-of", min=0, help="read every table at this Delta version"),
+    limit: int = typer.Option(1000, "--max-rows", min=1, help="rows printed in table format"),
+) -> None:
+    """Query the lake with an embedded engine (DuckDB over delta-rs); no JVM starts."""
+    from lakepulse_cli.sql import QueryError, run_query
+
+    try:
+        result = run_query(_settings().lake_root, query, as_of=as_of)
+    except (QueryError, ValueError) as exc:
+        console.print(f"[red]query failed:[/] {exc}")
+        raise typer.Exit(2) from exc
+    rows = result.table.to_pylist()
+    if output is OutputFormat.JSON:
+        typer.echo(json.dumps(rows, default=str, indent=1))
+    elif output is OutputFormat.CSV:
+        writer = csv.DictWriter(sys.stdout, fieldnames=result.table.column_names)
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        table = Table(caption=", ".join(f"{name}@v{version}" for name, version in result.tables_read.items()))
+        for column in result.table.column_names:
+            table.add_column(column)
+        for row in rows[:limit]:
+            table.add_row(*("NULL" if v is None else str(v) for v in row.values()))
+        console.print(table)
+        if len(rows) > limit:
+            console.print(f"({len(rows) - limit} more rows not shown; use --format csv)")
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""Sub-command groups of the `lakepulse` CLI; each module exposes ``register(app)``."""
