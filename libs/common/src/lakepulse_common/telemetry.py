@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
+from typing import TextIO
 
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
@@ -48,8 +49,9 @@ class Telemetry:
         self.tracer_provider.shutdown()
 
 
-def configure_logging(service: str, settings: TelemetrySettings) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+def configure_logging(service: str, settings: TelemetrySettings, stream: TextIO | None = None) -> None:
+    """Replace the root logger's handlers with one structured handler (stderr by default)."""
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(_TraceIdsFilter())
     if settings.log_format == "json":
         handler.setFormatter(
