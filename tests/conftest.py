@@ -60,18 +60,33 @@ def _link_jars(state_dir: Path) -> None:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LakePulseSettings]:
-    """Start the test stack, or join one another session already runs (and then leave it running)."""
+    """Start the test stack, or join one that another session runs.
+
+    Every session holds a shared lock on ``.stack.users`` while it runs; the session that started
+    the stack stops it at the end only when it can take that lock exclusively (nobody else uses it).
+    """
     settings = _test_settings()
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     _link_jars(settings.state_dir)
     local_stack = Stack(settings)
+    users = (settings.state_dir / ".stack.users").open("w")
     with (settings.state_dir / ".stack.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent sessions must not start two supervisords
         started_here = not local_stack.supervisor.is_running()
         local_stack.up()
+        fcntl.flock(users, fcntl.LOCK_SH)
     yield settings
-    if started_here and not os.environ.get("LAKEPULSE_TEST_KEEP_STACK"):
-        local_stack.down()
+    try:
+        if started_here and not os.environ.get("LAKEPULSE_TEST_KEEP_STACK"):
+            with (settings.state_dir / ".stack.lock").open("w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                try:
+                    fcntl.flock(users, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return  # another session still uses the stack: leave it running
+                local_stack.down()
+    finally:
+        users.close()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from lakepulse_cli.commands import source as source_commands
 from lakepulse_cli.stack import Stack, StackStatus
 from lakepulse_common.errors import LakePulseError
 from lakepulse_common.settings import LakePulseSettings
@@ -23,6 +24,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
+source_commands.register(app)  # migrate, seed, simulate
 
 
 def _settings() -> LakePulseSettings:

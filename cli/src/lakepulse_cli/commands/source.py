@@ -13,7 +13,6 @@ from rich.console import Console
 from rich.table import Table
 
 from lakepulse_common.errors import LakePulseError
-from lakepulse_common.runtime import Shutdown
 from lakepulse_common.settings import LakePulseSettings
 from lakepulse_oltp.errors import InvalidWorkloadError
 from lakepulse_oltp.migrations import current_revision, downgrade, migrate
@@ -23,6 +22,7 @@ from lakepulse_oltp.simulator import simulate as simulate_workload
 
 console = Console()
 USAGE_ERROR = 2
+INTERRUPTED = 130  # the shell's code for "stopped by SIGINT"
 
 
 def _fail(exc: LakePulseError) -> typer.Exit:
@@ -103,9 +103,11 @@ def simulate_command(
     workers: Annotated[int | None, typer.Option(help="Connections (default: from the rate).")] = None,
     bulk_rows: Annotated[int, typer.Option(help="Rows per bulk transaction.")] = 2000,
 ) -> None:
-    """Run real OLTP transactions against the source; Ctrl-C stops between transactions."""
+    """Run real OLTP transactions against the source; Ctrl-C stops between transactions.
+
+    ``simulate`` installs its own SIGINT/SIGTERM handlers for the run and restores the previous ones.
+    """
     settings = LakePulseSettings()
-    shutdown = Shutdown().install()
     try:
         result = simulate_workload(
             settings,
@@ -116,11 +118,12 @@ def simulate_command(
             seed=seed,
             workers=workers,
             bulk_rows=bulk_rows,
-            shutdown=shutdown,
         )
     except LakePulseError as exc:
         raise _fail(exc) from exc
     _print_simulation(result)
+    if result.interrupted:
+        raise typer.Exit(INTERRUPTED)
 
 
 def register(app: typer.Typer) -> None:

@@ -305,7 +305,8 @@ def stock_item_holdings(plan: SeedPlan, catalog: StockCatalog) -> Iterator[str]:
     for i, per_outer in enumerate(catalog.quantity_per_outer):
         reorder = per_outer * rng.randint(20, 60)
         target = reorder * 4
-        on_hand = rng.randint(reorder // 2, target)
+        below = rng.random() < 0.2
+        on_hand = rng.randint(0, reorder) if below else rng.randint(reorder + 1, target)
         bin_location = f"{chr(65 + rng.randrange(12))}-{rng.randint(1, 40)}"
         cost = f"{float(catalog.unit_price[i]) * 0.6:.2f}"
         yield _line(i + 1, on_hand, bin_location, on_hand, cost, reorder, target, HISTORY_END.isoformat())
