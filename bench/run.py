@@ -28,6 +28,7 @@ from lakepulse_common.settings import LakePulseSettings
 BENCH_DIR = Path(__file__).resolve().parent
 STAGES: dict[str, list[str]] = {
     "seed": ["seed_load.py", "--scale", "{scale}"],
+    "simulator": ["simulate_rate.py", "--rate", "500", "--rate", "2000", "--duration", "10"],
     "cdc": ["cdc_throughput.py"],
     "bronze": ["bronze_drain.py"],
     "silver": ["silver_merge.py"],
