@@ -23,7 +23,10 @@ SESSION_OPTIONS = "-c DateStyle=ISO -c TimeZone=UTC -c IntervalStyle=iso_8601 -c
 
 def connect(postgres: PostgresSettings, **kwargs: Any) -> psycopg2.extensions.connection:
     """A libpq connection with the emitter's session options (DSN never logged)."""
-    return psycopg2.connect(postgres.dsn(), options=SESSION_OPTIONS, application_name="lakepulse-cdc", **kwargs)
+    conn: psycopg2.extensions.connection = psycopg2.connect(
+        postgres.dsn(), options=SESSION_OPTIONS, application_name="lakepulse-cdc", **kwargs
+    )
+    return conn
 
 
 class Catalog:

@@ -7,6 +7,7 @@ Environment examples: ``LAKEPULSE_CDC__SLOT_NAME=lakepulse_cdc``,
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -36,6 +37,9 @@ class CdcSettings(BaseModel):
         default_factory=list, description="schema.table to capture; empty = every table of `schemas`"
     )
     schemas: list[str] = Field(default_factory=lambda: ["application", "sales", "warehouse"])
+    snapshot_mode: Literal["initial", "never"] = Field(
+        default="initial", description="initial: snapshot when the slot has no delivered snapshot"
+    )
     state_schema: str = Field(
         default="lakepulse_cdc", pattern=r"^[a-z_][a-z0-9_]*$", description="holds the snapshot state"
     )
@@ -60,9 +64,16 @@ class CdcSettings(BaseModel):
         return tables
 
 
+class CdcTelemetrySettings(TelemetrySettings):
+    """The emitter serves /metrics on 9401 unless told otherwise (a subclass, not an instance default,
+    so the port survives when only some ``LAKEPULSE_TELEMETRY__*`` variables are set)."""
+
+    metrics_port: int = Field(default=9401, ge=0, le=65535, description="0 disables the /metrics endpoint")
+
+
 class CdcEmitterSettings(LakePulseSettings):
     cdc: CdcSettings = CdcSettings()
-    telemetry: TelemetrySettings = TelemetrySettings(metrics_port=9401)
+    telemetry: CdcTelemetrySettings = CdcTelemetrySettings()
 
     @property
     def server_name(self) -> str:

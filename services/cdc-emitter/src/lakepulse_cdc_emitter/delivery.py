@@ -17,12 +17,21 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from lakepulse_cdc_emitter import metrics
 from lakepulse_cdc_emitter.errors import DeliveryError
+from lakepulse_common.telemetry import inject_trace_headers
 
 log = logging.getLogger(__name__)
 
-Headers = list[tuple[str, bytes]] | None
+Headers = list[tuple[str, str | bytes | None]] | None
 
 _POLL_EVERY = 1000
+
+
+def trace_headers() -> Headers:
+    """Kafka headers carrying the current span's W3C ``traceparent`` (None when tracing is off)."""
+    headers: list[tuple[str, str | bytes | None]] = [
+        (k, v.encode()) for k, v in inject_trace_headers({}).items()
+    ]
+    return headers or None
 
 
 class Batch:
@@ -40,6 +49,13 @@ class Batch:
         if err is not None:
             self.sink.fail(err, msg)
         self.pending -= 1
+        if not self.pending and self.closed:
+            self.observe_latency()
+
+    def observe_latency(self) -> None:
+        """Source commit → the transaction's last acknowledgement (snapshot batches have no commit time)."""
+        if self.commit_ts_us:
+            metrics.COMMIT_TO_ACK_SECONDS.observe(max(0.0, _now_us() - self.commit_ts_us) / 1e6)
 
 
 class EventSink:
@@ -58,6 +74,8 @@ class EventSink:
     @staticmethod
     def close_batch(batch: Batch) -> None:
         batch.closed = True
+        if not batch.pending:
+            batch.observe_latency()
 
     def produce(
         self,
@@ -98,10 +116,7 @@ class EventSink:
         lsn: int | None = None
         open_batches = self._open
         while open_batches and open_batches[0].closed and open_batches[0].pending == 0:
-            batch = open_batches.popleft()
-            lsn = batch.lsn
-            if batch.commit_ts_us:
-                metrics.COMMIT_TO_ACK_SECONDS.observe(max(0.0, _now_us() - batch.commit_ts_us) / 1e6)
+            lsn = open_batches.popleft().lsn
         return lsn
 
     @property
@@ -109,13 +124,17 @@ class EventSink:
         """No batch is waiting: everything produced so far is acknowledged and confirmable."""
         return not self._open
 
+    @property
+    def in_flight(self) -> bool:
+        """Messages are queued or awaiting their delivery report."""
+        return len(self._producer) > 0
+
     def flush(self, timeout_s: float) -> int | None:
         """Wait for outstanding deliveries; returns the acknowledged LSN (raises on a failed delivery)."""
         remaining = self._producer.flush(timeout_s)
         if remaining:
             log.warning("%d events still unacknowledged after %.0f s", remaining, timeout_s)
         return self.acknowledged_lsn()
-
 
 
 def _now_us() -> int:

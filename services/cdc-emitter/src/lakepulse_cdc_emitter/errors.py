@@ -16,3 +16,6 @@ class PgOutputDecodeError(CdcEmitterError):
 class DeliveryError(CdcEmitterError):
     """Kafka refused an event after the producer's own retries; nothing past it is confirmed."""
 
+
+class SnapshotInterrupted(CdcEmitterError):
+    """Shutdown arrived mid-snapshot; the snapshot stays ``running`` and is redone on the next start."""

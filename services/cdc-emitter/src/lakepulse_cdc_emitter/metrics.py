@@ -11,7 +11,9 @@ from prometheus_client import Counter, Gauge, Histogram
 EVENTS = Counter("lakepulse_cdc_events", "Change events produced", ["table", "op"])
 BYTES = Counter("lakepulse_cdc_bytes", "Bytes of event values produced", ["table"])
 TRANSACTIONS = Counter("lakepulse_cdc_transactions", "Source transactions emitted")
-SLOT_LAG_BYTES = Gauge("lakepulse_cdc_slot_lag_bytes", "pg_current_wal_lsn() - confirmed_flush_lsn of the slot")
+SLOT_LAG_BYTES = Gauge(
+    "lakepulse_cdc_slot_lag_bytes", "pg_current_wal_lsn() - confirmed_flush_lsn of the slot"
+)
 CONFIRMED_LSN = Gauge("lakepulse_cdc_confirmed_flush_lsn", "Last LSN confirmed to the slot (all acked)")
 COMMIT_TO_ACK_SECONDS = Histogram(
     "lakepulse_cdc_commit_to_ack_seconds",

@@ -162,6 +162,8 @@ def _tuple(buf: bytes, pos: int) -> tuple[list[TupleValue], int]:
             append(UNCHANGED)
         else:
             raise PgOutputDecodeError(f"unsupported tuple column kind {chr(kind)!r} at byte {pos - 1}")
+    if pos > len(buf):
+        raise PgOutputDecodeError(f"tuple runs past the end of the message ({pos} > {len(buf)} bytes)")
     return values, pos
 
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from lakepulse_cdc_emitter import metrics
 from lakepulse_cdc_emitter.catalog import Catalog
 from lakepulse_cdc_emitter.config import CustomerRouting
+from lakepulse_cdc_emitter.errors import PgOutputDecodeError
 from lakepulse_cdc_emitter.pgoutput import Relation, TupleValue
 from lakepulse_cdc_emitter.types import Converter, as_text, converter_for
 
@@ -44,10 +45,10 @@ class TableSchema:
     route_index: int = -1  # orders: customer column; order_lines: order id column
     order_id_index: int = -1  # orders: its order id column
     columns_signature: tuple[tuple[str, int], ...] = field(default=())
+    qualified_name: str = field(init=False, default="")
 
-    @property
-    def qualified_name(self) -> str:
-        return f"{self.schema}.{self.table}"
+    def __post_init__(self) -> None:
+        self.qualified_name = f"{self.schema}.{self.table}"  # "data_collection" of transaction records
 
     def convert(self, values: list[TupleValue] | tuple[Any, ...]) -> dict[str, Any]:
         """Text values → a Debezium ``before``/``after`` object (UNCHANGED already resolved)."""
@@ -61,8 +62,6 @@ class TableSchema:
 
     def _convert_with_fallback(self, values: list[TupleValue] | tuple[Any, ...]) -> dict[str, Any]:
         if len(values) != len(self.names):
-            from lakepulse_cdc_emitter.errors import PgOutputDecodeError
-
             raise PgOutputDecodeError(
                 f"{self.qualified_name}: tuple has {len(values)} columns, relation has {len(self.names)}"
             )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import graphlib
 import logging
+import time
 from collections import Counter
 
 import psycopg2
@@ -30,7 +32,8 @@ def ensure_publication(catalog: Catalog, cdc: CdcSettings) -> list[str]:
             present = [
                 r[0]
                 for r in catalog.fetchall(
-                    "SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s) ORDER BY nspname", (cdc.schemas,)
+                    "SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s) ORDER BY nspname",
+                    (cdc.schemas,),
                 )
             ]
             if not present:
@@ -51,11 +54,59 @@ def ensure_publication(catalog: Catalog, cdc: CdcSettings) -> list[str]:
     return tables
 
 
+def snapshot_order(catalog: Catalog, tables: list[str]) -> list[str]:
+    """Parents before children (foreign keys), so a consumer loading the snapshot in arrival order
+    never sees a child row before its parent's table; alphabetical among equals and on cycles."""
+    wanted = set(tables)
+    edges = catalog.fetchall(
+        "SELECT n1.nspname || '.' || c1.relname, n2.nspname || '.' || c2.relname FROM pg_constraint k"
+        " JOIN pg_class c1 ON c1.oid = k.conrelid JOIN pg_namespace n1 ON n1.oid = c1.relnamespace"
+        " JOIN pg_class c2 ON c2.oid = k.confrelid JOIN pg_namespace n2 ON n2.oid = c2.relnamespace"
+        " WHERE k.contype = 'f' AND k.conrelid <> k.confrelid"
+    )
+    sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
+    for name in sorted(tables):
+        sorter.add(name)
+    for child, parent in edges:
+        if child in wanted and parent in wanted:
+            sorter.add(child, parent)
+    try:
+        sorter.prepare()
+    except graphlib.CycleError:
+        return sorted(tables)
+    ordered: list[str] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready())
+        ordered.extend(ready)
+        sorter.done(*ready)
+    return ordered
+
+
 def slot_exists(catalog: Catalog, slot: str) -> bool:
-    return bool(catalog.fetchall("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", (slot,)))
+    """Whether this database has the slot; a same-named slot of another database is an error
+    (slot names are cluster-wide, and that slot is not ours to drop)."""
+    rows = catalog.fetchall(
+        "SELECT database = current_database(), plugin FROM pg_replication_slots WHERE slot_name = %s", (slot,)
+    )
+    if not rows:
+        return False
+    if not rows[0][0] or rows[0][1] != "pgoutput":
+        raise ConfigurationError(f"replication slot {slot} belongs to another database or plugin")
+    return True
+
+
+def wait_slot_released(catalog: Catalog, slot: str, timeout_s: float = 60.0) -> None:
+    """Wait until no walsender holds the slot: after a crash or a closed stream, the server needs a
+    moment (at most ``wal_sender_timeout``) to notice the client is gone."""
+    deadline = time.monotonic() + timeout_s
+    while catalog.fetchall("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s AND active", (slot,)):
+        if time.monotonic() > deadline:
+            raise ConfigurationError(f"replication slot {slot} is still held by another connection")
+        time.sleep(0.1)
 
 
 def drop_slot(catalog: Catalog, slot: str) -> None:
+    wait_slot_released(catalog, slot)
     catalog.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
     log.warning("dropped replication slot %s", slot)
 
@@ -69,7 +120,9 @@ def open_replication(postgres: PostgresSettings) -> psycopg2.extras.LogicalRepli
     )
 
 
-def create_slot(cur: psycopg2.extras.ReplicationCursor, slot: str, export_snapshot: bool) -> tuple[int, str | None]:
+def create_slot(
+    cur: psycopg2.extras.ReplicationCursor, slot: str, export_snapshot: bool
+) -> tuple[int, str | None]:
     """Create the pgoutput slot; returns (consistent point, exported snapshot name or None).
 
     The exported snapshot stays importable only until this connection runs its next command.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from opentelemetry import trace
@@ -20,10 +20,11 @@ from psycopg2 import extensions, sql
 from lakepulse_cdc_emitter import metrics
 from lakepulse_cdc_emitter.catalog import connect
 from lakepulse_cdc_emitter.config import CdcEmitterSettings
+from lakepulse_cdc_emitter.delivery import trace_headers
 from lakepulse_cdc_emitter.envelope import sequence
+from lakepulse_cdc_emitter.errors import SnapshotInterrupted
 from lakepulse_cdc_emitter.events import EventWriter
 from lakepulse_cdc_emitter.relations import RelationRegistry, TableSchema
-from lakepulse_common.telemetry import inject_trace_headers
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,9 @@ class SnapshotReader:
         writer: EventWriter,
         registry: RelationRegistry,
         tracer: trace.Tracer,
+        stop_requested: Callable[[], bool],
     ) -> None:
+        self._stop_requested = stop_requested
         self._settings = settings
         self._writer = writer
         self._registry = registry
@@ -95,6 +98,8 @@ class SnapshotReader:
                 chunk = cur.fetchmany(self._settings.cdc.snapshot_chunk_rows)
                 if not chunk:
                     return
+                if self._stop_requested():
+                    raise SnapshotInterrupted(f"snapshot of {schema.qualified_name} interrupted by shutdown")
                 yield from chunk
 
     def _emit_all(self, conn: Any, schemas: list[TableSchema], tx_id: int | None, lsn: int) -> int:
@@ -106,7 +111,7 @@ class SnapshotReader:
         pending: tuple[TableSchema, tuple[Any, ...]] | None = None
         count = 0
         with self._tracer.start_as_current_span("cdc.snapshot", attributes={"lakepulse.cdc.lsn": lsn}):
-            headers = [(k, v.encode()) for k, v in inject_trace_headers({}).items()] or None
+            headers = trace_headers()
 
             def emit(item: tuple[TableSchema, tuple[Any, ...]], marker: str) -> None:
                 schema, values = item
@@ -143,4 +148,5 @@ class SnapshotReader:
             if pending is not None:
                 emit(pending, "last")
         sink.close_batch(batch)
+        writer.flush_metrics()
         return count

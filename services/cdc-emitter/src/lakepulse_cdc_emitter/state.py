@@ -42,7 +42,7 @@ class SnapshotState:
         rows = self._catalog.fetchall(
             sql.SQL("SELECT status FROM {} WHERE slot_name = %s").format(self._table), (self._slot,)
         )
-        return rows[0][0] if rows else None  # type: ignore[no-any-return]
+        return rows[0][0] if rows else None
 
     def set(self, status: Status, snapshot_lsn: str | None = None) -> None:
         self._catalog.execute(
@@ -52,6 +52,16 @@ class SnapshotState:
                 " snapshot_lsn = COALESCE(EXCLUDED.snapshot_lsn, {}.snapshot_lsn), updated_at = now()"
             ).format(self._table, sql.Identifier("emitter_state")),
             (self._slot, status, snapshot_lsn),
+        )
+
+    def finish_snapshot(self, snapshot_lsn: str) -> None:
+        """``running`` → ``done``; a request that arrived during the snapshot stays pending."""
+        self._catalog.execute(
+            sql.SQL(
+                "UPDATE {} SET status = 'done', snapshot_lsn = %s::pg_lsn, updated_at = now()"
+                " WHERE slot_name = %s AND status = 'running'"
+            ).format(self._table),
+            (snapshot_lsn, self._slot),
         )
 
 

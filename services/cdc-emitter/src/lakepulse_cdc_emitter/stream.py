@@ -13,10 +13,11 @@ from typing import Any
 from opentelemetry import trace
 
 from lakepulse_cdc_emitter import metrics
-from lakepulse_cdc_emitter.delivery import Batch, Headers
+from lakepulse_cdc_emitter.delivery import Batch, Headers, trace_headers
 from lakepulse_cdc_emitter.envelope import (
+    CONNECTOR,
+    SOURCE_VERSION,
     UNAVAILABLE_VALUE,
-    sequence,
     transaction_begin,
     transaction_end,
     transaction_id,
@@ -39,14 +40,22 @@ from lakepulse_cdc_emitter.pgoutput import (
     parse,
 )
 from lakepulse_cdc_emitter.relations import RelationRegistry, SchemaDiff, TableSchema
-from lakepulse_common.telemetry import inject_trace_headers
 
 log = logging.getLogger(__name__)
 
 
 class _Transaction:
     __slots__ = (
-        "batch", "begin_sent", "commit_ts_us", "counts", "final_lsn", "headers", "id", "span", "total", "xid"
+        "batch",
+        "begin_sent",
+        "commit_ts_us",
+        "counts",
+        "final_lsn",
+        "headers",
+        "id",
+        "span",
+        "total",
+        "xid",
     )
 
     def __init__(self, begin: Begin, batch: Batch, span: trace.Span, headers: Headers) -> None:
@@ -76,6 +85,8 @@ class ChangeStream:
         self._on_schema_change = on_schema_change
         self._tx: _Transaction | None = None
         self._op_counts: dict[tuple[str, str], int] = {}
+        self._server_name = writer.sources.server_name
+        self._database = writer.sources.database
 
     @property
     def in_transaction(self) -> bool:
@@ -111,11 +122,14 @@ class ChangeStream:
         span = self._tracer.start_span(
             "cdc.transaction",
             kind=trace.SpanKind.PRODUCER,
-            attributes={"db.system": "postgresql", "lakepulse.cdc.xid": begin.xid, "lakepulse.cdc.lsn": begin.final_lsn},
+            attributes={
+                "db.system": "postgresql",
+                "lakepulse.cdc.xid": begin.xid,
+                "lakepulse.cdc.lsn": begin.final_lsn,
+            },
         )
         with trace.use_span(span, end_on_exit=False):
-            carrier = inject_trace_headers({})
-        headers = [(k, v.encode()) for k, v in carrier.items()] or None
+            headers = trace_headers()
         batch = self._writer.sink.open_batch(0, begin.commit_ts_us)
         self._tx = _Transaction(begin, batch, span, headers)
 
@@ -129,6 +143,7 @@ class ChangeStream:
             for (table, op), n in self._op_counts.items():
                 metrics.EVENTS.labels(table, op).inc(n)
             self._op_counts.clear()
+            self._writer.flush_metrics()
         self._writer.sink.close_batch(tx.batch)
         tx.span.set_attribute("lakepulse.cdc.events", tx.total)
         tx.span.end()
@@ -170,20 +185,29 @@ class ChangeStream:
         order = tx.counts.get(collection, 0) + 1
         tx.counts[collection] = order
         tx.total += 1
-        source = self._writer.sources.source(
-            schema=schema.schema,
-            table=schema.table,
-            ts_us=tx.commit_ts_us,
-            snapshot="false",
-            tx_id=tx.xid,
-            lsn=lsn,
-            sequence=sequence(tx.final_lsn, lsn),
-        )
+        source = {  # SourceFactory.source(), inlined: this is the per-row hot path
+            "version": SOURCE_VERSION,
+            "connector": CONNECTOR,
+            "name": self._server_name,
+            "ts_ms": tx.commit_ts_us // 1000,
+            "snapshot": "false",
+            "db": self._database,
+            "sequence": f'["{tx.final_lsn}","{lsn}"]',
+            "ts_us": tx.commit_ts_us,
+            "ts_ns": tx.commit_ts_us * 1000,
+            "schema": schema.schema,
+            "table": schema.table,
+            "txId": tx.xid,
+            "lsn": lsn,
+            "xmin": None,
+        }
         transaction = {"id": tx.id, "total_order": tx.total, "data_collection_order": order}
         if op == "t":
             self._writer.write_truncate(tx.batch, schema, source, transaction, tx.headers)
         else:
-            self._writer.write_change(tx.batch, schema, before, after, op, source, transaction, tx.headers, customer)
+            self._writer.write_change(
+                tx.batch, schema, before, after, op, source, transaction, tx.headers, customer
+            )
         counter_key = (schema.table, op)
         self._op_counts[counter_key] = self._op_counts.get(counter_key, 0) + 1
 
@@ -221,7 +245,7 @@ class ChangeStream:
         self._writer.topic_of(schema)  # create the topic before the first row needs it
         if diff is not None:
             metrics.SCHEMA_CHANGES.labels(schema.table).inc()
-            self._on_schema_change(diff, lsn)
+            self._on_schema_change(diff, self._tx.final_lsn if self._tx is not None else lsn)
 
 
 def _fill_unchanged(
