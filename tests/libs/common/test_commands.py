@@ -1,0 +1,75 @@
+"""The service side of the command protocol, through the real broker."""
+
+import pytest
+
+from lakepulse_common.commands import CommandListener, JobReporter, JobState
+from lakepulse_common.control_events import Command, CommandAction, ControlEvent, EventKind
+from lakepulse_common.kafka import (
+    create_admin,
+    create_consumer,
+    create_producer,
+    ensure_topics,
+    platform_topics,
+)
+from lakepulse_common.topics import TopicNames
+from tests.support import random_name, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def _send(producer, topics, *commands):
+    for command in commands:
+        producer.produce(topics.commands, key=command.key, value=command.to_bytes())
+    assert producer.flush(30) == 0
+
+
+def test_listener_queues_own_commands_and_remembers_cancellations(settings):
+    ensure_topics(create_admin(settings.kafka), platform_topics(settings.kafka))
+    topics = TopicNames.from_settings(settings.kafka)
+    producer = create_producer(settings.kafka, "test-commands")
+    listener = CommandListener(settings, "bronze-writer", group_id=random_name("g"))
+    listener.start()
+    try:
+        mine = Command(
+            job_id="j1", target_service="bronze-writer", action=CommandAction.REPLAY, params={"a": 1}
+        )
+        other = Command(job_id="j2", target_service="gold-builder", action=CommandAction.BACKFILL)
+        doomed = Command(job_id="j3", target_service="bronze-writer", action=CommandAction.OPTIMIZE)
+        cancel = Command(
+            job_id="j3", target_service="bronze-writer", action=CommandAction.CANCEL, params={"job_id": "j3"}
+        )
+        _send(producer, topics, mine, other, doomed, cancel)
+        first = wait_for(lambda: listener.take()[0], 30, "the first command")
+        assert first == mine
+        wait_for(lambda: listener.is_cancelled("j3"), 30, "the cancellation")
+        second, cancelled = listener.take()
+        assert second == doomed and cancelled
+        assert listener.take() == (None, False)
+    finally:
+        listener.stop()
+
+
+def test_reporter_publishes_job_progress(settings):
+    ensure_topics(create_admin(settings.kafka), platform_topics(settings.kafka))
+    topics = TopicNames.from_settings(settings.kafka)
+    reporter = JobReporter(create_producer(settings.kafka, "test-reporter"), topics, "silver-processor")
+    reporter.report("job-7", JobState.RUNNING, 1.7, "starting")
+    reporter.report("job-7", JobState.SUCCEEDED, 1.0)
+    consumer = create_consumer(settings.kafka, "test", random_name("g"))
+    consumer.subscribe([topics.control])
+    events: list[ControlEvent] = []
+    try:
+
+        def two_events():
+            message = consumer.poll(1.0)
+            if message is not None and message.value():
+                events.append(ControlEvent.from_bytes(message.value()))
+            return len(events) >= 2
+
+        wait_for(two_events, 30, "two job_progress events")
+    finally:
+        consumer.close()
+    assert [e.kind for e in events] == [EventKind.JOB_PROGRESS] * 2
+    assert [e.details["state"] for e in events] == ["running", "succeeded"]
+    assert events[0].details["progress"] == 1.0  # clamped
+    assert {e.service for e in events} == {"silver-processor"}
