@@ -12,8 +12,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from lakepulse_cli.commands import demo as demo_commands
 from lakepulse_cli.commands import source as source_commands
+from lakepulse_cli.commands import verify as verify_commands
 from lakepulse_cli.stack import Stack, StackStatus
+from lakepulse_cli.stack.services import service_programs
 from lakepulse_common.errors import LakePulseError
 from lakepulse_common.settings import LakePulseSettings
 
@@ -25,6 +28,8 @@ app = typer.Typer(
 )
 console = Console()
 source_commands.register(app)  # migrate, seed, simulate
+demo_commands.register(app)  # demo: the main job (`make run`)
+verify_commands.register(app)  # verify: reconcile the lake with the source
 
 
 def _settings() -> LakePulseSettings:
@@ -51,10 +56,19 @@ def _print_status(status: StackStatus) -> None:
     console.print(endpoints)
 
 
+def _stack(with_services: bool = True) -> Stack:
+    settings = _settings()
+    return Stack(settings, service_programs(settings) if with_services else ())
+
+
 @app.command()
-def up() -> None:
+def up(
+    with_services: bool = typer.Option(
+        False, "--with-services", help="also start the five LakePulse services"
+    ),
+) -> None:
     """Start the local stack (idempotent): Postgres and Kafka under supervisord, then wait until healthy."""
-    stack = Stack(_settings())
+    stack = _stack(with_services)
     try:
         status = stack.up()
     except LakePulseError as exc:
@@ -66,7 +80,7 @@ def up() -> None:
 @app.command()
 def down() -> None:
     """Stop the local stack cleanly; no LakePulse process is left running."""
-    strays = Stack(_settings()).down()
+    strays = _stack().down()
     if strays:
         console.print(f"[yellow]stopped stray processes:[/] {strays}")
     console.print("local stack stopped")
@@ -80,7 +94,7 @@ def status(
     ),
 ) -> None:
     """Show each component's health and the stack's endpoints. Exit code 1 when something is unhealthy."""
-    result = Stack(_settings()).status(reveal_secrets=show_secrets)
+    result = _stack().status(reveal_secrets=show_secrets)
     if as_json:
         typer.echo(json.dumps(result.as_dict(), indent=2))
     else:

@@ -17,6 +17,7 @@ import psutil
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from lakepulse_cli.stack import kafka, postgres
+from lakepulse_cli.stack.services import SERVICES, service_programs
 from lakepulse_cli.stack.supervisor import Program, Supervisor
 from lakepulse_common.errors import StackError
 from lakepulse_common.kafka import broker_is_healthy, create_admin, ensure_topics, platform_topics
@@ -101,6 +102,9 @@ class Stack:
         settings.logs_dir.mkdir(parents=True, exist_ok=True)
         postgres.ensure_cluster(settings)
         kafka.ensure_formatted(settings)
+        if not self.services:  # keep services a previous `up --with-services` started
+            running = tuple(name for name in self.supervisor.processes() if name in SERVICES)
+            self.services = tuple(service_programs(settings, running)) if running else ()
         self.supervisor.write_config(self.programs())
         self.supervisor.start()
         _wait_until(lambda: postgres.is_healthy(settings), "postgres", timeout_s)
@@ -139,6 +143,8 @@ class Stack:
         }
         components = []
         for program in self.programs():
+            if program.name not in INFRASTRUCTURE and program.name not in processes:
+                continue  # a service this stack was not started with
             info = processes.get(program.name, {})
             state = str(info.get("statename", "STOPPED"))
             pid = int(info.get("pid") or 0) or None
