@@ -11,9 +11,10 @@ UV         := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 RUN        := $(UV) run --frozen
 PYTEST_ARGS ?=
 SETUP_STAMP := $(STATE_DIR)/.setup-done
-APT_PACKAGES := postgresql-15 postgresql-15-wal2json
+APT_PACKAGES := postgresql-15 postgresql-15-wal2json prometheus
+JAEGER     := $(STATE_DIR)/tools/jaeger
 
-.PHONY: help setup up down status run test lint fmt bench clean-state
+.PHONY: help setup up down status run test lint fmt bench clean-state jaeger
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -31,10 +32,20 @@ $(JARS_DIR)/spark/.done: deploy/maven/spark/pom.xml
 		-DoutputDirectory=$(JARS_DIR)/spark
 	touch $@
 
+# Jaeger v2: the OTLP receiver the trace tests export to. Built from the Go module proxy with the tool
+# module in deploy/jaeger (its go.mod pins the version); rebuilt only when that module changes.
+$(JAEGER): deploy/jaeger/go.mod deploy/jaeger/go.sum
+	@command -v go >/dev/null || { echo "Go (>= 1.24) is needed to build Jaeger: install it, then run make jaeger"; exit 1; }
+	@mkdir -p $(@D)
+	cd deploy/jaeger && nice go build -buildvcs=false -o $@.tmp github.com/jaegertracing/jaeger/cmd/jaeger
+	mv $@.tmp $@
+
+jaeger: $(JAEGER) ## Build the Jaeger v2 OTLP receiver into .lakepulse/tools (idempotent)
+
 setup: $(UV) $(JARS_DIR)/kafka/.done $(JARS_DIR)/spark/.done ## Idempotent set-up: Python env (uv), Maven jars, apt packages
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
-		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 		else echo "missing Debian packages:$$missing (sudo apt-get install$$missing)"; exit 1; fi; \
 	fi
 	$(UV) sync --frozen --all-packages
@@ -53,7 +64,7 @@ run: setup ## The main job on the embedded local stack
 	$(RUN) lakepulse up
 	$(RUN) lakepulse status
 
-test: setup ## Run the test suite against real Postgres, Kafka and Spark/Delta
+test: setup $(JAEGER) ## Run the test suite against real Postgres, Kafka, Spark/Delta, Prometheus and Jaeger
 	$(RUN) pytest $(PYTEST_ARGS)
 
 lint: setup ## ruff and mypy (never edits files)
