@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import subprocess
 import sys
 from enum import StrEnum
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -16,7 +18,7 @@ from lakepulse_cli.commands import demo as demo_commands
 from lakepulse_cli.commands import source as source_commands
 from lakepulse_cli.commands import verify as verify_commands
 from lakepulse_cli.stack import Stack, StackStatus
-from lakepulse_cli.stack.services import service_programs
+from lakepulse_cli.stack.services import console_script, service_programs
 from lakepulse_common.errors import LakePulseError
 from lakepulse_common.settings import LakePulseSettings
 
@@ -101,6 +103,24 @@ def status(
         _print_status(result)
     if not result.healthy:
         raise typer.Exit(1)
+
+
+@app.command("ingest-files")
+def ingest_files_command(
+    path: Path = typer.Argument(..., exists=True, help="a CSV/JSON-lines file, or a directory of them"),
+    table: str = typer.Option(..., "--table", help="bronze table to load into (e.g. customers)"),
+) -> None:
+    """The seed's batch path: CSV and JSON files into bronze (op `r`), idempotent by file checksum.
+
+    Runs the bronze writer's own file ingestion (``lakepulse-bronze-writer ingest-files``) in its own
+    process, so the CLI stays free of Spark.
+    """
+    script = console_script("bronze-writer")
+    if not script.exists():
+        console.print("[red]the bronze writer is not installed in this environment[/]")
+        raise typer.Exit(1)
+    result = subprocess.run([str(script), "ingest-files", str(path), "--table", table], check=False)
+    raise typer.Exit(result.returncode)
 
 
 class OutputFormat(StrEnum):
