@@ -8,6 +8,7 @@ supervisord or lets a running one restart whatever died, then waits on health ch
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -121,12 +122,21 @@ class Stack:
         return self._kill_strays()
 
     def _kill_strays(self) -> list[int]:
-        marker = str(self.settings.state_dir)
-        pg_dir = str(postgres.data_dir(self.settings))
+        """Kill leftovers of this stack's own programs only (a broker or server that outlived supervisord).
+
+        Matched by what only they carry on their command line — the Postgres data directory, the broker's
+        properties file, the supervisord config — never by the state dir alone, which other processes
+        (e.g. Spark drivers of a test session) may mention too.
+        """
+        markers = (
+            str(postgres.data_dir(self.settings)),
+            str(kafka.kafka_dir(self.settings) / "server.properties"),
+            str(self.settings.state_dir / "run" / "supervisord.conf"),
+        )
         strays = []
         for process in psutil.process_iter(["pid", "cmdline"]):
-            cmdline = " ".join(process.info.get("cmdline") or [])
-            if marker in cmdline or pg_dir in cmdline:
+            cmdline = process.info.get("cmdline") or []
+            if process.pid != os.getpid() and any(arg in markers for arg in cmdline):
                 strays.append(process)
         for process in strays:
             log.warning("killing stray process %s: %s", process.pid, " ".join(process.cmdline())[:200])

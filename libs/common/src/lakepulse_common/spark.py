@@ -69,6 +69,10 @@ def spark_conf(settings: LakePulseSettings, app_name: str) -> dict[str, str]:
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
         "spark.databricks.delta.optimizeWrite.enabled": "true",
         "spark.databricks.delta.autoCompact.enabled": "false",
+        # Delta's default of 50 snapshot partitions dominates small commits on a 2-core machine.
+        "spark.databricks.delta.snapshotPartitions": "2",
+        # INT96 timestamps (Spark's default) break delta-rs/DuckDB readers outside 1677–2262.
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
         "spark.sql.warehouse.dir": str(settings.state_dir / "spark-warehouse"),
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={settings.state_dir / 'derby'}",
     }

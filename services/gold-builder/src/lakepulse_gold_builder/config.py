@@ -1,0 +1,48 @@
+"""The gold builder's settings: the shared :class:`LakePulseSettings` plus a ``gold`` section.
+
+Environment examples: ``LAKEPULSE_GOLD__CONSUMER_GROUP=lakepulse-gold-builder``,
+``LAKEPULSE_GOLD__VACUUM_RETAIN_HOURS=168``, ``LAKEPULSE_TELEMETRY__METRICS_PORT=9404``.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from lakepulse_common.settings import LakePulseSettings, SparkSettings, TelemetrySettings
+
+SERVICE_NAME = "gold-builder"
+
+# Set through ``spark.extra_conf`` (so LAKEPULSE_SPARK__EXTRA_CONF still overrides them):
+# - Delta reconstructs a table's state with 50 tasks by default; gold reads a dozen small logs per
+#   build, and on a 2-core machine those tasks cost more than the data.
+# - Spark writes Parquet timestamps as INT96 by default; delta-rs reads INT96 as nanoseconds, which
+#   cannot hold the SCD2 sentinels (1900-01-01, 9999-12-31). Microseconds are what every reader takes.
+SPARK_DEFAULTS: dict[str, str] = {
+    "spark.databricks.delta.snapshotPartitions": "2",
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+}
+
+
+class GoldSettings(BaseModel):
+    consumer_group: str = "lakepulse-gold-builder"
+    poll_timeout_s: float = Field(default=1.0, gt=0, description="one poll of the control topic")
+    batch_window_s: float = Field(
+        default=0.5, ge=0, description="after a first silver event, gather more for this long"
+    )
+    max_events_per_batch: int = Field(default=500, ge=1)
+    notify_max_keys: int = Field(
+        default=1000, ge=1, description="affected keys listed in one change notification, then truncated"
+    )
+    optimize_every_commits: int = Field(
+        default=50, ge=0, description="OPTIMIZE a gold table after this many incremental commits; 0 = never"
+    )
+    vacuum_retain_hours: float = Field(default=168.0, ge=0)
+    target_file_rows: int = Field(
+        default=2_000_000, ge=1, description="rows per data file when a table is rewritten in full"
+    )
+
+
+class GoldBuilderSettings(LakePulseSettings):
+    gold: GoldSettings = GoldSettings()
+    telemetry: TelemetrySettings = TelemetrySettings(metrics_port=9404)
+    spark: SparkSettings = SparkSettings(extra_conf=SPARK_DEFAULTS)
