@@ -70,7 +70,7 @@ test: setup $(JAEGER) ## Run the test suite against real Postgres, Kafka, Spark/
 lint: setup ## ruff and mypy (never edits files)
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
-	$(RUN) mypy libs/common/src cli/src
+	$(RUN) mypy libs/common/src libs/oltp/src cli/src $(wildcard services/*/src)
 
 fmt: setup ## Format and auto-fix
 	$(RUN) ruff format .

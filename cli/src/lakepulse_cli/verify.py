@@ -24,9 +24,9 @@ import psycopg2.extras
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
+import lakepulse_oltp.ground_truth as ground_truth
 from lakepulse_common.settings import LakePulseSettings
 from lakepulse_common.storage import for_delta_rs, table_uri
-from lakepulse_oltp import ground_truth
 from lakepulse_oltp.catalog import PRIMARY_KEYS, PUBLISHED_TABLES
 
 Row = dict[str, Any]
