@@ -26,7 +26,9 @@ LOADED_AT = dt.datetime(2012, 1, 1, tzinfo=dt.UTC)  # when capture started (init
 def gold_settings(base: LakePulseSettings, lake_root: str) -> GoldBuilderSettings:
     fields = {name: getattr(base, name) for name in LakePulseSettings.model_fields}
     fields["lake"] = base.lake.model_copy(update={"root": lake_root})
-    fields["telemetry"] = base.telemetry.model_copy(update={"metrics_port": 0})
+    # the service's own section types (with their defaults) are built from plain values
+    fields["telemetry"] = base.telemetry.model_dump() | {"metrics_port": 0}
+    fields["spark"] = {k: v for k, v in base.spark.model_dump().items() if k != "extra_conf"}
     return GoldBuilderSettings(**fields)
 
 

@@ -42,7 +42,18 @@ class GoldSettings(BaseModel):
     )
 
 
+class GoldSparkSettings(SparkSettings):
+    """Subclasses, not instance defaults, so the tuning survives when only some ``LAKEPULSE_SPARK__*``
+    (or ``LAKEPULSE_TELEMETRY__*``) variables are set: pydantic then builds the section from its fields."""
+
+    extra_conf: dict[str, str] = Field(default_factory=lambda: dict(SPARK_DEFAULTS))
+
+
+class GoldTelemetrySettings(TelemetrySettings):
+    metrics_port: int = Field(default=9404, ge=0, le=65535, description="0 disables the /metrics endpoint")
+
+
 class GoldBuilderSettings(LakePulseSettings):
     gold: GoldSettings = GoldSettings()
-    telemetry: TelemetrySettings = TelemetrySettings(metrics_port=9404)
-    spark: SparkSettings = SparkSettings(extra_conf=SPARK_DEFAULTS)
+    telemetry: GoldTelemetrySettings = GoldTelemetrySettings()
+    spark: GoldSparkSettings = GoldSparkSettings()

@@ -1,0 +1,69 @@
+"""The silver processor's settings: the shared :class:`LakePulseSettings` plus a ``silver`` section.
+
+Environment examples: ``LAKEPULSE_SILVER__CONSUMER_GROUP=lakepulse-silver``,
+``LAKEPULSE_SILVER__OPTIMIZE_EVERY_COMMITS=50``, ``LAKEPULSE_TELEMETRY__METRICS_PORT=9403``.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from lakepulse_common.settings import LakePulseSettings, SparkSettings, TelemetrySettings
+
+SERVICE_NAME = "silver-processor"
+
+
+class SilverSettings(BaseModel):
+    consumer_group: str = Field(default="lakepulse-silver-processor", min_length=1)
+    poll_timeout_s: float = Field(default=1.0, gt=0, description="one control-topic poll")
+    poll_max_events: int = Field(default=500, ge=1, description="control events handled per cycle")
+    max_bronze_versions_per_batch: int = Field(
+        default=50, ge=1, description="bronze commits applied in one silver commit (bounds batch size)"
+    )
+    change_data_feed: bool = Field(
+        default=True, description="enable Delta's change data feed on silver tables (gold reads it)"
+    )
+    deletion_vectors: bool = Field(
+        default=False,
+        description="Delta deletion vectors make MERGE cheaper, but delta-rs 1.6 (lakepulse sql/verify, "
+        "the control API's previews) cannot read tables that use them",
+    )
+    target_file_size_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
+    optimize_every_commits: int = Field(
+        default=100, ge=0, description="compact a table after this many silver commits; 0 disables"
+    )
+    tombstone_retention_hours: float = Field(
+        default=7 * 24.0, gt=0, description="how long delete markers guard against late duplicates"
+    )
+    hold_missing_parents: bool = Field(
+        default=True, description="hold a child whose parent is missing instead of applying it"
+    )
+    flush_timeout_s: float = Field(default=30.0, gt=0)
+
+
+# Small-table tuning: Delta's snapshot state and MERGE shuffles default to far more partitions than
+# a 2-core machine and ≤10k-row batches need.
+SPARK_DEFAULTS = {
+    "spark.databricks.delta.snapshotPartitions": "2",
+    "spark.databricks.delta.merge.repartitionBeforeWrite.enabled": "false",
+    # Size estimates from compressed Parquet let Spark broadcast a multi-million-row MERGE target
+    # (driver OOM in the benchmark): only explicitly hinted (small) sides are broadcast.
+    "spark.sql.autoBroadcastJoinThreshold": "-1",
+}
+
+
+class SilverSparkSettings(SparkSettings):
+    """Subclasses, not instance defaults, so the tuning survives when only some ``LAKEPULSE_SPARK__*``
+    (or ``LAKEPULSE_TELEMETRY__*``) variables are set: pydantic then builds the section from its fields."""
+
+    extra_conf: dict[str, str] = Field(default_factory=lambda: dict(SPARK_DEFAULTS))
+
+
+class SilverTelemetrySettings(TelemetrySettings):
+    metrics_port: int = Field(default=9403, ge=0, le=65535, description="0 disables the /metrics endpoint")
+
+
+class SilverProcessorSettings(LakePulseSettings):
+    silver: SilverSettings = SilverSettings()
+    spark: SilverSparkSettings = SilverSparkSettings()
+    telemetry: SilverTelemetrySettings = SilverTelemetrySettings()

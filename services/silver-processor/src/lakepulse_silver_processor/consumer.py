@@ -1,0 +1,213 @@
+"""The control loop: bronze commit events in, silver batches applied, silver events out.
+
+Events are triggers, not data: a table is always brought from its last applied bronze version
+(recorded in the silver table's own Delta commit) to the announced one, so a duplicate event
+(version already applied) changes nothing and a lost one is caught up by the next event or at
+start-up. Control-topic offsets are committed only after every table of a polled batch has been
+committed to Delta; on shutdown mid-batch they are not committed and the events come again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+
+from lakepulse_common.control_events import (
+    ControlEvent,
+    EventKind,
+    Layer,
+    LsnRange,
+    RowCounts,
+    TraceContext,
+)
+from lakepulse_common.errors import ControlEventError, LakePulseError
+from lakepulse_common.runtime import Shutdown
+from lakepulse_common.topics import TopicNames
+from lakepulse_silver_processor.config import SERVICE_NAME, SilverSettings
+from lakepulse_silver_processor.expectations import children_of
+from lakepulse_silver_processor.metrics import BatchStats
+from lakepulse_silver_processor.processor import SilverProcessor
+from lakepulse_silver_processor.schemas import TABLES
+
+log = logging.getLogger(__name__)
+
+_TABLE_ORDER = {name: i for i, name in enumerate(TABLES)}  # parents before children
+
+
+class ControlDeliveryError(LakePulseError):
+    """A silver control event could not be delivered."""
+
+
+def commit_event(stats: BatchStats, trace: TraceContext | None) -> ControlEvent:
+    lsn = (
+        LsnRange(min=stats.lsn_min, max=stats.lsn_max)
+        if stats.lsn_min is not None and stats.lsn_max is not None
+        else None
+    )
+    return ControlEvent(
+        kind=EventKind.COMMIT,
+        service=SERVICE_NAME,
+        layer=Layer.SILVER,
+        table=stats.table,
+        delta_version=stats.silver_version,
+        rows=RowCounts(
+            input=stats.rows_in,
+            written=stats.upserts,
+            quarantined=stats.quarantined,
+            deleted=stats.deletes,
+        ),
+        source_lsn=lsn,
+        source_commit_ts_ms=stats.source_ts_ms_max,
+        trace=trace,
+        details={
+            "bronze_version_from": stats.bronze_version_from,
+            "bronze_version_to": stats.bronze_version_to,
+            "held": stats.held,
+            "released": stats.released,
+            "rule_failures": stats.rule_failures,
+        },
+    )
+
+
+def status_event(table: str, problems: list[str]) -> ControlEvent:
+    return ControlEvent(
+        kind=EventKind.TABLE_STATUS,
+        service=SERVICE_NAME,
+        layer=Layer.SILVER,
+        table=table,
+        details={"status": "paused", "problems": problems},
+    )
+
+
+class ControlLoop:
+    def __init__(
+        self,
+        processor: SilverProcessor,
+        consumer: Consumer,
+        producer: Producer,
+        topics: TopicNames,
+        settings: SilverSettings,
+        shutdown: Shutdown,
+    ) -> None:
+        self.processor = processor
+        self.consumer = consumer
+        self.producer = producer
+        self.topics = topics
+        self.settings = settings
+        self.shutdown = shutdown
+        self._announced_pauses: set[str] = set()
+        self._delivery_errors: list[str] = []
+
+    def run(self) -> None:
+        self.consumer.subscribe([self.topics.control])
+        self.catch_up()
+        while not self.shutdown.requested:
+            self.poll_once()
+
+    def catch_up(self) -> None:
+        """Apply whatever bronze holds beyond each table's applied version (missed events, restarts)."""
+        for table in TABLES:
+            if self.shutdown.requested:
+                return
+            if self.processor.bronze_latest(table) >= 0:
+                self.run_table(table, None, None)
+        self._flush()
+
+    def poll_once(self) -> int:
+        """Handle one batch of control events; returns how many messages were consumed."""
+        messages = self.consumer.consume(self.settings.poll_max_events, self.settings.poll_timeout_s)
+        if not messages:
+            return 0
+        targets: dict[str, int] = {}
+        traces: dict[str, TraceContext | None] = {}
+        for message in messages:
+            event = self._decode(message)
+            if event is None or event.kind is not EventKind.COMMIT or event.layer is not Layer.BRONZE:
+                continue
+            if event.table is None or event.delta_version is None or event.table not in TABLES:
+                continue
+            if event.delta_version > targets.get(event.table, -1):
+                targets[event.table] = event.delta_version
+                traces[event.table] = event.trace
+        for table in sorted(targets, key=_TABLE_ORDER.__getitem__):
+            if self.shutdown.requested:
+                log.info("shutdown: leaving control offsets uncommitted, events will come again")
+                return len(messages)
+            self.run_table(table, targets[table], traces[table])
+        self._flush()
+        self.consumer.commit(offsets=self._next_offsets(messages), asynchronous=False)
+        return len(messages)
+
+    def run_table(self, table: str, version: int | None, trace: TraceContext | None) -> None:
+        if version is not None and version <= self.processor.applied_version(table):
+            self.processor.metrics.duplicate_events.inc()
+            log.info("bronze %s@%d already applied: duplicate event ignored", table, version)
+            return
+        batches = self.processor.apply(table, version)
+        self._announce(batches, trace)
+        self._announce_pause(table)
+        if batches:
+            for child in children_of(table):
+                done = self.processor.applied_version(child)
+                if done >= 0:
+                    self._announce(self.processor.apply(child, done, retry_held=True), trace)
+
+    def _announce(self, batches: Iterable[BatchStats], trace: TraceContext | None) -> None:
+        for stats in batches:
+            self._produce(commit_event(stats, trace))
+
+    def _announce_pause(self, table: str) -> None:
+        problems = self.processor.paused.get(table)
+        if problems and table not in self._announced_pauses:
+            self._produce(status_event(table, problems))
+            self._announced_pauses.add(table)
+
+    def _produce(self, event: ControlEvent) -> None:
+        self.producer.produce(
+            self.topics.control, key=event.key, value=event.to_bytes(), on_delivery=self._on_delivery
+        )
+        self.producer.poll(0)
+        self.processor.metrics.control_events.labels(event.kind.value).inc()
+
+    def _on_delivery(self, err: KafkaError | None, _msg: Message) -> None:
+        if err is not None:
+            self._delivery_errors.append(str(err))
+
+    def _flush(self) -> None:
+        remaining = self.producer.flush(self.settings.flush_timeout_s)
+        if remaining or self._delivery_errors:
+            errors, self._delivery_errors = self._delivery_errors, []
+            raise ControlDeliveryError(f"{remaining} silver control events undelivered: {errors}")
+
+    @staticmethod
+    def _decode(message: Message) -> ControlEvent | None:
+        error = message.error()
+        if error is not None:
+            if error.code() == KafkaError._PARTITION_EOF:
+                return None
+            raise KafkaException(error)
+        value = message.value()
+        if value is None:
+            return None
+        try:
+            return ControlEvent.from_bytes(value)
+        except ControlEventError as exc:
+            log.warning(
+                "control message %s[%s]@%s ignored: %s",
+                message.topic(),
+                message.partition(),
+                message.offset(),
+                exc,
+            )
+            return None
+
+    @staticmethod
+    def _next_offsets(messages: list[Message]) -> list[TopicPartition]:
+        newest: dict[tuple[str, int], int] = {}
+        for message in messages:
+            topic, partition, offset = message.topic(), message.partition(), message.offset()
+            if message.error() is None and topic is not None and partition is not None and offset is not None:
+                newest[(topic, partition)] = max(newest.get((topic, partition), -1), offset)
+        return [TopicPartition(topic, partition, offset + 1) for (topic, partition), offset in newest.items()]

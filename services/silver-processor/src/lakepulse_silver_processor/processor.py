@@ -1,0 +1,299 @@
+"""One table batch, bronze versions ``(a, b]`` → silver, in a crash-safe order of Delta commits.
+
+Order of writes (each one idempotent on its own): quarantine, newly held changes, delete markers,
+SCD2 history, then the silver MERGE carrying the ``(lakepulse-silver:<table>, b)`` transaction id —
+the commit that marks the range applied — then the release of held changes it applied, and the
+quality row. A crash before the silver commit replays the range; everything before it re-merges to
+the same rows. A batch with no new bronze data (``a == b``) only retries held changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from lakepulse_common.errors import LakePulseError
+from lakepulse_silver_processor import lake, merge, quarantine
+from lakepulse_silver_processor.changes import (
+    cast_error_columns,
+    decode_changes,
+    key_field_sets,
+    profile_bronze,
+    schema_problems,
+    stage,
+)
+from lakepulse_silver_processor.cleansing import NULL_KEY_RULE, cleanse
+from lakepulse_silver_processor.config import SilverSettings
+from lakepulse_silver_processor.expectations import EXPECTATIONS, PARENTS, evaluate, mark_missing_parents
+from lakepulse_silver_processor.metrics import BatchStats, SilverMetrics
+from lakepulse_silver_processor.reader import BronzeReader
+from lakepulse_silver_processor.schemas import HISTORY_TABLES, TABLES, TableSchema
+from lakepulse_silver_processor.sinks import PRIMARY_KEY_PROPERTY, SilverTables
+
+log = logging.getLogger(__name__)
+
+
+class ExpectationFailed(LakePulseError):
+    """A ``fail`` expectation was broken: nothing of the batch is committed."""
+
+
+def app_id(table: str) -> str:
+    return f"lakepulse-silver:{table}"
+
+
+class SilverProcessor:
+    def __init__(
+        self, spark: SparkSession, lake_root: str, settings: SilverSettings, metrics: SilverMetrics
+    ) -> None:
+        self.spark = spark
+        self.lake_root = lake_root
+        self.settings = settings
+        self.metrics = metrics
+        self.bronze = BronzeReader(spark, lake_root)
+        self.tables = SilverTables(spark, lake_root, settings)
+        self.paused: dict[str, list[str]] = {}
+        self._commits_since_optimize: dict[str, int] = {}
+
+    def uri(self, table: str) -> str:
+        return self.tables.uri(table)
+
+    def applied_version(self, table: str) -> int:
+        return lake.applied_version(self.spark, self.uri(table), app_id(table))
+
+    def bronze_latest(self, table: str) -> int:
+        return self.bronze.latest_version(table)
+
+    def apply(self, table: str, up_to: int | None = None, *, retry_held: bool = False) -> list[BatchStats]:
+        """Bring ``table`` to bronze version ``up_to`` (default: the latest); returns one stats per batch."""
+        schema = TABLES.get(table)
+        if schema is None or table in self.paused:
+            return []
+        latest = self.bronze_latest(table)
+        target = latest if up_to is None else min(up_to, latest)
+        done = self.applied_version(table)
+        results: list[BatchStats] = []
+        while done < target:
+            end = min(target, done + self.settings.max_bronze_versions_per_batch)
+            stats = self._apply_range(table, schema, done, end)
+            if stats is None:
+                return results
+            results.append(stats)
+            done = end
+        if retry_held and not results and self.has_held(table):
+            stats = self._apply_range(table, schema, done, done)
+            if stats is not None:
+                results.append(stats)
+        return results
+
+    def has_held(self, table: str) -> bool:
+        uri = self.uri(quarantine.HELD_TABLE)
+        if not lake.table_exists(self.spark, uri):
+            return False
+        return lake.read(self.spark, uri).where(F.col("table") == table).limit(1).count() > 0
+
+    # --- one batch ---------------------------------------------------------------------------------
+
+    def _apply_range(self, table: str, schema: TableSchema, start: int, end: int) -> BatchStats | None:
+        began = time.monotonic()
+        stats = BatchStats(table=table, bronze_version_from=start + 1, bronze_version_to=end)
+        silver_uri = self.uri(table)
+        silver_schema = (
+            lake.table_schema(self.spark, silver_uri) if lake.table_exists(self.spark, silver_uri) else None
+        )
+        bronze = self.bronze.read_versions(table, start + 1, end) if end > start else self.bronze.empty()
+        staged = stage(bronze).localCheckpoint()
+        seen = profile_bronze(staged)
+        declared = set(schema.column_names)
+        stored = {f.name for f in silver_schema.fields} if silver_schema else set()
+        extras = sorted((seen.columns | stored) - declared - set(merge.SILVER_META))
+        columns = [*schema.column_names, *extras]
+        decoded = decode_changes(staged, schema, extras)
+        held_stored = self.tables.held_of(table)
+        batch = decoded
+        if held_stored is not None:
+            batch = batch.unionByName(quarantine.decode_held(held_stored, decoded.schema))
+        evaluated = self._evaluate(batch, schema).localCheckpoint()
+        profile = evaluated.agg(
+            F.count("*").alias("rows"),
+            F.sum(F.when(F.size("_toast") > 0, 1).otherwise(0)).alias("toast"),
+            F.sum(F.when(F.size("_quarantine_rules") > 0, 1).otherwise(0)).alias("quarantined"),
+            F.sum(F.when(F.col("_held_rule").isNotNull(), 1).otherwise(0)).alias("held"),
+            F.min("_source_lsn").alias("lsn_min"),
+            F.max("_source_lsn").alias("lsn_max"),
+            F.max("_source_ts_ms").alias("ts_max"),
+            cast_error_columns().alias("cast_errors"),
+            key_field_sets().alias("key_fields"),
+            F.flatten(
+                F.collect_list(
+                    F.concat(
+                        "_quarantine_rules",
+                        "_warn_rules",
+                        "_fail_rules",
+                        F.when(F.col("_held_rule").isNotNull(), F.array("_held_rule")).otherwise(
+                            F.array().cast("array<string>")
+                        ),
+                    )
+                )
+            ).alias("broken"),
+        ).first()
+        assert profile is not None
+        problems = schema_problems(schema, profile["cast_errors"] or [], profile["key_fields"] or [])
+        problems += self._silver_problems(schema, silver_schema, silver_uri)
+        if problems:
+            self._pause(table, problems)
+            return None
+        stats.rows_in = int(profile["rows"])
+        stats.quarantined = int(profile["quarantined"] or 0)
+        stats.held = int(profile["held"] or 0)
+        stats.lsn_min, stats.lsn_max = profile["lsn_min"], profile["lsn_max"]
+        stats.source_ts_ms_max = profile["ts_max"]
+        stats.rule_failures = dict(Counter(profile["broken"] or []))
+        fails = sorted(r for r in stats.rule_failures if self._action_of(table, r) == "fail")
+        if fails:
+            raise ExpectationFailed(
+                f"{table}: rows broke fail expectations {fails} (bronze {start + 1}..{end})"
+            )
+        truncates = list(seen.truncates)
+
+        accepted = evaluated.where((F.size("_quarantine_rules") == 0) & F.col("_held_rule").isNull())
+        if truncates:
+            accepted = merge.drop_before(accepted, truncates[-1].lsn)
+        accepted = merge.drop_superseded(accepted, self.tables.tombstones_of(table))
+        current = (
+            self.tables.current_of(silver_uri, schema, accepted, columns)
+            if profile["toast"] and silver_schema
+            else None
+        )
+        accepted = merge.resolve_toast(accepted, columns, current).localCheckpoint()
+        latest = merge.latest_per_key(accepted)
+
+        counts = latest.agg(
+            F.sum(F.when(F.col("_op") == "d", 1).otherwise(0)).alias("deletes"), F.count("*").alias("all")
+        ).first()
+        assert counts is not None
+        stats.deletes = int(counts["deletes"] or 0)
+        stats.upserts = int(counts["all"]) - stats.deletes
+
+        if stats.quarantined:
+            self.tables.write_quarantine(table, evaluated, columns, start + 1, end)
+        if stats.held:
+            self.metrics.held.labels(table).set(
+                self.tables.write_held(table, evaluated, decoded.columns, end)
+            )
+        if stats.deletes or truncates:  # a stale marker is harmless: positions still decide
+            self.tables.write_tombstones(table, latest, truncates)
+        if table in HISTORY_TABLES:
+            self.tables.write_history(table, schema, accepted, columns, truncates)
+        self.tables.ensure_silver(table, schema, extras)
+        if truncates:
+            merge.truncate_current(self.spark, silver_uri, truncates[-1].lsn)
+        source = merge.silver_rows(latest, columns, end)
+        if end > start:
+            before = lake.latest_version(self.spark, silver_uri)
+            with lake.commit_markers(self.spark, app_id=app_id(table), txn_version=end):
+                merge.merge_current(self.spark, silver_uri, source, schema.primary_key, columns)
+            if lake.latest_version(self.spark, silver_uri) == before:
+                # Nothing changed, so the MERGE committed nothing: record the range with an empty append.
+                empty = self.spark.createDataFrame([], lake.table_schema(self.spark, silver_uri))
+                lake.append_once(empty, silver_uri, app_id=app_id(table), txn_version=end)
+        elif counts["all"]:
+            merge.merge_current(self.spark, silver_uri, source, schema.primary_key, columns)
+        if held_stored is not None:
+            released = held_stored.join(
+                evaluated.where(F.col("_held_rule").isNotNull()).select("_pk", "_source_lsn", "_source_seq"),
+                ["_pk", "_source_lsn", "_source_seq"],
+                "left_anti",
+            )
+            stats.released = released.count()
+            if stats.released:
+                quarantine.release_held(self.spark, self.uri(quarantine.HELD_TABLE), released, table)
+        stats.silver_version = lake.latest_version(self.spark, silver_uri)
+        stats.duration_s = time.monotonic() - began
+        self.tables.write_quality(stats, new_data=end > start)
+        self.metrics.record(stats, {r.name: r.action.value for r in EXPECTATIONS.get(table, ())})
+        self._maybe_optimize(table)
+        for frame in (staged, evaluated, accepted):
+            frame.unpersist()
+        log.info(
+            "silver %s@%s: bronze %d..%d, %d in, %d upserts, %d deletes, %d quarantined, %d held,"
+            " %d released",
+            table,
+            stats.silver_version,
+            start + 1,
+            end,
+            stats.rows_in,
+            stats.upserts,
+            stats.deletes,
+            stats.quarantined,
+            stats.held,
+            stats.released,
+        )
+        return stats
+
+    # --- helpers -----------------------------------------------------------------------------------
+
+    def _evaluate(self, batch: DataFrame, schema: TableSchema) -> DataFrame:
+        evaluated = evaluate(cleanse(batch, schema), schema, EXPECTATIONS.get(schema.name, ()))
+        rules = PARENTS.get(schema.name, ())
+        if not rules or not self.settings.hold_missing_parents:
+            return evaluated.withColumn("_held_rule", F.lit(None).cast("string"))
+        parent_keys: dict[str, DataFrame | None] = {}
+        for rule in rules:
+            parent_uri = self.uri(rule.parent_table)
+            if not lake.table_exists(self.spark, parent_uri):
+                parent_keys[rule.name] = None
+                continue
+            wanted = batch.select(F.col(rule.column).alias("_parent_key")).distinct()
+            parent_keys[rule.name] = (
+                lake.read(self.spark, parent_uri)
+                .select(F.col(rule.parent_column).alias("_parent_key"))
+                .join(F.broadcast(wanted), "_parent_key", "left_semi")
+            )
+        return mark_missing_parents(evaluated, rules, parent_keys)
+
+    @staticmethod
+    def _action_of(table: str, rule: str) -> str:
+        if rule == NULL_KEY_RULE:
+            return "quarantine"
+        for expectation in EXPECTATIONS.get(table, ()):
+            if expectation.name == rule:
+                return expectation.action.value
+        return "hold"
+
+    def _silver_problems(self, schema: TableSchema, silver: T.StructType | None, uri: str) -> list[str]:
+        if silver is None:
+            return []
+        problems: list[str] = []
+        stored = {f.name: f.dataType for f in silver.fields}
+        for column in schema.columns:
+            if column.name in stored and stored[column.name] != column.spark_type:
+                problems.append(
+                    f"column {column.name}: silver has {stored[column.name].simpleString()},"
+                    f" declared {column.spark_type.simpleString()}"
+                )
+        key = lake.table_property(self.spark, uri, PRIMARY_KEY_PROPERTY)
+        if key is not None and key != ",".join(schema.primary_key):
+            problems.append(
+                f"primary key changed: silver has ({key}), declared ({','.join(schema.primary_key)})"
+            )
+        return problems
+
+    def _pause(self, table: str, problems: list[str]) -> None:
+        log.error("silver %s paused: %s", table, "; ".join(problems))
+        self.paused[table] = problems
+        self.metrics.paused.labels(table).set(1)
+
+    def _maybe_optimize(self, table: str) -> None:
+        every = self.settings.optimize_every_commits
+        if not every:
+            return
+        count = self._commits_since_optimize.get(table, 0) + 1
+        if count >= every:
+            self.tables.optimize(table, TABLES[table])
+            count = 0
+        self._commits_since_optimize[table] = count

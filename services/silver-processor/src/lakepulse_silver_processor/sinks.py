@@ -1,0 +1,182 @@
+"""The silver lake's tables: where they live, how they are created, and the writes besides the MERGE.
+
+Auxiliary tables (``_quarantine``, ``_held``, ``_tombstones``, ``_quality``, ``<table>_history``) are
+created on first use; new columns are added with ``ALTER TABLE ADD COLUMNS``. Every write here is a
+MERGE keyed by source position (or a txn-guarded append), so re-applying a batch adds nothing twice.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from lakepulse_common.control_events import Layer
+from lakepulse_common.storage import for_spark, table_uri
+from lakepulse_silver_processor import lake, merge, quarantine, scd2
+from lakepulse_silver_processor.changes import Truncate, pk_json
+from lakepulse_silver_processor.config import SilverSettings
+from lakepulse_silver_processor.metrics import QUALITY_TABLE, BatchStats, quality_row
+from lakepulse_silver_processor.schemas import TableSchema
+
+TOMBSTONES_TABLE = "_tombstones"
+PRIMARY_KEY_PROPERTY = "lakepulse.primary_key"
+TOMBSTONE_SCHEMA = T.StructType(
+    [
+        T.StructField("table", T.StringType()),
+        T.StructField("_pk", T.StringType()),
+        T.StructField("_source_lsn", T.LongType()),
+        T.StructField("_source_seq", T.LongType()),
+        T.StructField("_marked_at", T.TimestampType()),
+    ]
+)
+SILVER_META_SCHEMA = T.StructType(
+    [
+        T.StructField("_source_lsn", T.LongType()),
+        T.StructField("_source_seq", T.LongType()),
+        T.StructField("_source_ts", T.TimestampType()),
+        T.StructField("_bronze_version", T.LongType()),
+        T.StructField("_updated_at", T.TimestampType()),
+    ]
+)
+
+
+class SilverTables:
+    def __init__(self, spark: SparkSession, lake_root: str, settings: SilverSettings) -> None:
+        self.spark = spark
+        self.lake_root = lake_root
+        self.settings = settings
+
+    def uri(self, table: str) -> str:
+        return table_uri(self.lake_root, Layer.SILVER, table)
+
+    def optimize(self, table: str, schema: TableSchema) -> None:
+        lake.optimize(
+            self.spark, self.uri(table), self.settings.target_file_size_bytes, zorder_by=schema.primary_key
+        )
+        self.prune_tombstones(table)
+
+    def held_of(self, table: str) -> DataFrame | None:
+        uri = self.uri(quarantine.HELD_TABLE)
+        if not lake.table_exists(self.spark, uri):
+            return None
+        held = lake.read(self.spark, uri).where(F.col("table") == table).localCheckpoint()
+        return held if held.count() else None
+
+    def tombstones_of(self, table: str) -> DataFrame | None:
+        uri = self.uri(TOMBSTONES_TABLE)
+        if not lake.table_exists(self.spark, uri):
+            return None
+        return lake.read(self.spark, uri).where(F.col("table") == table)
+
+    def current_of(self, uri: str, schema: TableSchema, changes: DataFrame, columns: list[str]) -> DataFrame:
+        """Silver rows of the keys whose changes carry TOAST placeholders (new columns as null)."""
+        keys = changes.where(F.size("_toast") > 0).select(*schema.primary_key).distinct()
+        current = lake.read(self.spark, uri).join(F.broadcast(keys), list(schema.primary_key), "left_semi")
+        present = set(current.columns)
+        return current.select(
+            *(F.col(c) if c in present else F.lit(None).cast("string").alias(c) for c in columns),
+            pk_json(schema.primary_key).alias("_pk"),
+        )
+
+    def ensure(
+        self,
+        uri: str,
+        schema: T.StructType,
+        partition_by: tuple[str, ...] = (),
+        properties: dict[str, str] | None = None,
+    ) -> None:
+        if not lake.table_exists(self.spark, uri):
+            lake.create_table(self.spark, uri, schema, partition_by=partition_by, properties=properties)
+        else:
+            lake.add_missing_columns(self.spark, uri, schema)
+
+    def silver_struct(self, schema: TableSchema, extras: list[str]) -> T.StructType:
+        fields = [*schema.struct().fields, *(T.StructField(e, T.StringType()) for e in extras)]
+        return T.StructType([*fields, *SILVER_META_SCHEMA.fields])
+
+    def ensure_silver(self, table: str, schema: TableSchema, extras: list[str]) -> None:
+        properties = {
+            "delta.enableDeletionVectors": str(self.settings.deletion_vectors).lower(),
+            "delta.enableChangeDataFeed": str(self.settings.change_data_feed).lower(),
+            PRIMARY_KEY_PROPERTY: ",".join(schema.primary_key),
+        }
+        self.ensure(self.uri(table), self.silver_struct(schema, extras), properties=properties)
+
+    def write_quarantine(
+        self, table: str, evaluated: DataFrame, columns: list[str], start: int, end: int
+    ) -> None:
+        uri = self.uri(quarantine.QUARANTINE_TABLE)
+        self.ensure(uri, quarantine.QUARANTINE_SCHEMA, ("table",))
+        rows = quarantine.quarantine_rows(evaluated, table, columns, start, end)
+        quarantine.merge_quarantine(self.spark, uri, rows, table)
+
+    def write_held(self, table: str, evaluated: DataFrame, payload_columns: list[str], end: int) -> int:
+        """Add newly held changes; returns how many changes of the table are held now."""
+        uri = self.uri(quarantine.HELD_TABLE)
+        self.ensure(uri, quarantine.HELD_SCHEMA, ("table",))
+        quarantine.merge_held(
+            self.spark, uri, quarantine.held_rows(evaluated, table, payload_columns, end), table
+        )
+        return self.count_held(table)
+
+    def count_held(self, table: str) -> int:
+        return lake.read(self.spark, self.uri(quarantine.HELD_TABLE)).where(F.col("table") == table).count()
+
+    def write_tombstones(self, table: str, latest: DataFrame, truncates: list[Truncate]) -> None:
+        uri = self.uri(TOMBSTONES_TABLE)
+        self.ensure(uri, TOMBSTONE_SCHEMA, ("table",))
+        rows = merge.tombstone_rows(latest, table)
+        if truncates:
+            marker = self.spark.createDataFrame(
+                [(table, merge.TRUNCATE_KEY, truncates[-1].lsn, 0, "d")],
+                "table STRING, _pk STRING, _source_lsn BIGINT, _source_seq BIGINT, _op STRING",
+            ).withColumn("_marked_at", F.current_timestamp())
+            rows = rows.unionByName(marker)
+        merge.merge_tombstones(self.spark, uri, rows, table)
+
+    def write_history(
+        self,
+        table: str,
+        schema: TableSchema,
+        accepted: DataFrame,
+        columns: list[str],
+        truncates: list[Truncate],
+    ) -> None:
+        uri = self.uri(scd2.history_table_name(table))
+        business = T.StructType(
+            [
+                f
+                for f in self.silver_struct(schema, columns[len(schema.columns) :]).fields
+                if f.name not in merge.SILVER_META
+            ]
+        )
+        self.ensure(uri, scd2.history_schema(business))
+        stored = lake.read(self.spark, uri).select(*scd2.history_schema(business).fieldNames())
+        new_versions = scd2.versions(accepted, columns)
+        for truncate in truncates:
+            new_versions = new_versions.unionByName(
+                scd2.truncate_versions(stored, truncate.lsn, truncate.ts_ms)
+            )
+        scd2.merge_history(self.spark, uri, scd2.relink(stored, new_versions))
+
+    def write_quality(self, stats: BatchStats, *, new_data: bool) -> None:
+        uri = self.uri(QUALITY_TABLE)
+        row = quality_row(self.spark, stats)
+        self.ensure(uri, row.schema, ("table",))
+        app = f"lakepulse-silver-quality:{stats.table}" if new_data else None
+        lake.append_once(row, uri, app_id=app, txn_version=stats.bronze_version_to if new_data else None)
+
+    def prune_tombstones(self, table: str) -> None:
+        """Delete markers outlive any plausible late duplicate only for ``tombstone_retention_hours``."""
+        from delta.tables import DeltaTable
+
+        uri = self.uri(TOMBSTONES_TABLE)
+        if not lake.table_exists(self.spark, uri):
+            return
+        cutoff = F.current_timestamp() - F.expr(
+            f"INTERVAL {int(self.settings.tombstone_retention_hours * 3600)} SECONDS"
+        )
+        DeltaTable.forPath(self.spark, for_spark(uri)).delete(
+            (F.col("table") == table) & (F.col("_marked_at") < cutoff)
+        )

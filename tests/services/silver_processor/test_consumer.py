@@ -1,0 +1,119 @@
+"""The control loop against real Kafka: a bronze commit event delivered twice changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+from pyspark.sql import SparkSession
+
+from lakepulse_common.control_events import ControlEvent, EventKind, Layer, LsnRange
+from lakepulse_common.kafka import (
+    create_admin,
+    create_consumer,
+    create_producer,
+    ensure_topics,
+    platform_topics,
+)
+from lakepulse_common.runtime import Shutdown
+from lakepulse_common.settings import LakePulseSettings
+from lakepulse_common.topics import TopicNames
+from lakepulse_silver_processor import lake
+from lakepulse_silver_processor.config import SilverSettings
+from lakepulse_silver_processor.consumer import ControlLoop
+from lakepulse_silver_processor.processor import SilverProcessor
+from tests.services.silver_processor.bronze_rows import CUSTOMER_KEY, Bronze, upsert
+from tests.services.silver_processor.bronze_rows import customer as cust
+from tests.services.silver_processor.expected import expected_row, silver_rows
+from tests.support import random_name, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def control_consumer(lake_settings: LakePulseSettings) -> Iterator[Consumer]:
+    ensure_topics(create_admin(lake_settings.kafka), platform_topics(lake_settings.kafka))
+    consumer = create_consumer(lake_settings.kafka, "silver-test", random_name("silver-"))
+    yield consumer
+    consumer.close()
+
+
+def _events(settings: LakePulseSettings, topic: str) -> list[ControlEvent]:
+    reader = create_consumer(settings.kafka, "silver-test-reader", random_name("reader-"))
+    try:
+        metadata = reader.list_topics(topic, timeout=10).topics[topic]
+        partitions = [TopicPartition(topic, p, 0) for p in metadata.partitions]
+        ends = {p.partition: reader.get_watermark_offsets(p, timeout=10)[1] for p in partitions}
+        reader.assign(partitions)
+        events: list[ControlEvent] = []
+        remaining = sum(ends.values())
+        while remaining > 0:
+            message = reader.poll(5.0)
+            assert message is not None, "control topic ended early"
+            if message.error() is None:
+                events.append(ControlEvent.from_bytes(message.value()))
+                remaining -= 1
+        return events
+    finally:
+        reader.close()
+
+
+def test_control_event_delivered_twice_changes_nothing(
+    spark: SparkSession,
+    lake_settings: LakePulseSettings,
+    processor: SilverProcessor,
+    bronze: Bronze,
+    control_consumer: Consumer,
+) -> None:
+    topics = TopicNames.from_settings(lake_settings.kafka)
+    producer = create_producer(lake_settings.kafka, "bronze-test")
+    rows = [upsert(100, cust(1), CUSTOMER_KEY, op="c"), upsert(120, cust(2), CUSTOMER_KEY, op="c")]
+    version = bronze.append("customers", rows)
+    announcement = ControlEvent(
+        kind=EventKind.COMMIT,
+        service="bronze-writer",
+        layer=Layer.BRONZE,
+        table="customers",
+        delta_version=version,
+        source_lsn=LsnRange(min=100, max=120),
+    )
+    loop = ControlLoop(
+        processor, control_consumer, producer, topics, SilverSettings(poll_timeout_s=0.5), Shutdown()
+    )
+    control_consumer.subscribe([topics.control])
+
+    def deliver_and_drain() -> None:
+        producer.produce(topics.control, key=announcement.key, value=announcement.to_bytes())
+        producer.flush(10)
+        seen: list[int] = []
+
+        def drained() -> bool:
+            seen.append(loop.poll_once())
+            return sum(seen) > 0 and seen[-1] == 0
+
+        wait_for(drained, 600, "the control event to be consumed and applied")
+
+    silver_uri = processor.uri("customers")
+    deliver_and_drain()
+    applied = lake.latest_version(spark, silver_uri)
+    assert processor.applied_version("customers") == version
+    assert silver_rows(spark, lake_settings.lake_root, "customers") == {
+        1: expected_row("customers", cust(1)),
+        2: expected_row("customers", cust(2)),
+    }
+
+    deliver_and_drain()  # the same event again
+    assert lake.latest_version(spark, silver_uri) == applied
+    assert processor.metrics.duplicate_events._value.get() == 1
+
+    events = _events(lake_settings, topics.control)
+    silver = [e for e in events if e.layer is Layer.SILVER and e.kind is EventKind.COMMIT]
+    assert [(e.table, e.delta_version, e.rows.written if e.rows else None) for e in silver] == [
+        ("customers", applied, 2)
+    ]
+    assert silver[0].source_lsn == LsnRange(min=100, max=120)
+    committed = control_consumer.committed(
+        [TopicPartition(topics.control, p) for p in range(lake_settings.kafka.default_partitions)], timeout=10
+    )
+    assert sum(max(tp.offset, 0) for tp in committed) == len(events)  # every message, ours included
