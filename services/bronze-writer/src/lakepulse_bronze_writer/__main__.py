@@ -1,0 +1,3 @@
+from lakepulse_bronze_writer.main import main
+
+main()
