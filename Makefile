@@ -10,11 +10,13 @@ JARS_DIR   := $(STATE_DIR)/jars
 UV         := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 RUN        := $(UV) run --frozen
 PYTEST_ARGS ?=
+# The end-to-end test (tests/e2e) runs the four pipeline services as processes; `make e2e` runs it.
+PYTEST_MARKERS ?= not e2e
 SETUP_STAMP := $(STATE_DIR)/.setup-done
 APT_PACKAGES := postgresql-15 postgresql-15-wal2json prometheus
 JAEGER     := $(STATE_DIR)/tools/jaeger
 
-.PHONY: help setup up down status run test lint fmt bench clean-state jaeger
+.PHONY: help setup up down status run test e2e lint fmt bench clean-state jaeger
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -65,7 +67,10 @@ run: setup ## The main job on the embedded local stack
 	$(RUN) lakepulse status
 
 test: setup $(JAEGER) ## Run the test suite against real Postgres, Kafka, Spark/Delta, Prometheus and Jaeger
-	$(RUN) pytest $(PYTEST_ARGS)
+	$(RUN) pytest -m "$(PYTEST_MARKERS)" $(PYTEST_ARGS)
+
+e2e: setup ## The end-to-end test: seed, stream through every stage, workload, verify
+	$(RUN) pytest -m e2e $(PYTEST_ARGS)
 
 lint: setup ## ruff and mypy (never edits files)
 	$(RUN) ruff check .
