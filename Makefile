@@ -10,8 +10,8 @@ JARS_DIR   := $(STATE_DIR)/jars
 UV         := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 RUN        := $(UV) run --frozen
 PYTEST_ARGS ?=
-# The end-to-end test (tests/e2e) runs the four pipeline services as processes; `make e2e` runs it.
-PYTEST_MARKERS ?= not e2e
+# `make test PYTEST_MARKERS="not e2e and not slow"` for a quick run; `make e2e` runs only the e2e test.
+PYTEST_MARKERS ?= unit or integration or e2e or slow or not slow
 SETUP_STAMP := $(STATE_DIR)/.setup-done
 APT_PACKAGES := postgresql-15 postgresql-15-wal2json prometheus
 JAEGER     := $(STATE_DIR)/tools/jaeger
