@@ -11,7 +11,7 @@ UV         := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 RUN        := $(UV) run --frozen
 PYTEST_ARGS ?=
 # `make test PYTEST_MARKERS="not e2e and not slow"` for a quick run; `make e2e` runs only the e2e test.
-PYTEST_MARKERS ?= unit or integration or e2e or slow or not slow
+PYTEST_MARKERS ?=
 SETUP_STAMP := $(STATE_DIR)/.setup-done
 APT_PACKAGES := postgresql-15 postgresql-15-wal2json prometheus
 JAEGER     := $(STATE_DIR)/tools/jaeger
@@ -67,7 +67,7 @@ run: setup ## The main job on the embedded local stack
 	$(RUN) lakepulse status
 
 test: setup $(JAEGER) ## Run the test suite against real Postgres, Kafka, Spark/Delta, Prometheus and Jaeger
-	$(RUN) pytest -m "$(PYTEST_MARKERS)" $(PYTEST_ARGS)
+	$(RUN) pytest $(if $(PYTEST_MARKERS),-m "$(PYTEST_MARKERS)") $(PYTEST_ARGS)
 
 e2e: setup ## The end-to-end test: seed, stream through every stage, workload, verify
 	$(RUN) pytest -m e2e $(PYTEST_ARGS)
