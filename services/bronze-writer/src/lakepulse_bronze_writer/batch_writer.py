@@ -24,7 +24,7 @@ import orjson
 from opentelemetry import trace
 from opentelemetry.trace import Link
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from lakepulse_bronze_writer import delta_io
@@ -87,6 +87,7 @@ class BronzeBatchWriter:
         self._tracer = tracer
         self._max_lsn: dict[str, int | None] = {}
         self._query_id: str | None = None
+        self._stamps: dict[str, Column] = {}
         self.lock = threading.Lock()
         self.batch_durations: deque[float] = deque(maxlen=10_000)
         self.stopping = False
@@ -112,13 +113,14 @@ class BronzeBatchWriter:
     def process(self, batch: DataFrame, batch_id: int) -> None:
         started = time.monotonic()
         started_at = datetime.now(UTC)
-        parsed = (
-            parse_kafka_records(batch, self._topics)
-            .withColumn("_ingested_at", F.lit(started_at))
-            .withColumn("_batch_id", F.lit(batch_id).cast("bigint"))
-            .withColumn("_ingest_date", F.lit(started_at.date()))
-            .persist(StorageLevel.MEMORY_AND_DISK)
-        )
+        parsed = parse_kafka_records(batch, self._topics).persist(StorageLevel.MEMORY_AND_DISK)
+        # The ingestion stamps stay literals (added after the cache, per table): the writer's sort
+        # by the partition column then folds away instead of sorting the whole batch.
+        self._stamps = {
+            "_ingested_at": F.lit(started_at),
+            "_batch_id": F.lit(batch_id).cast("bigint"),
+            "_ingest_date": F.lit(started_at.date()),
+        }
         try:
             with self._tracer.start_as_current_span(
                 "bronze.batch", attributes={"lakepulse.batch_id": batch_id}
@@ -175,9 +177,9 @@ class BronzeBatchWriter:
         duplicates_df, dup_counts = self._duplicates(parsed, stats, data_tables)
         frames: dict[str, DataFrame] = {}
         for table in sorted(stats.tables):
-            rows = parsed.where(F.col("_route") == table)
+            rows = parsed.where(F.col("_route") == table).withColumns(self._stamps)
             if table == QUARANTINE_TABLE:
-                frames[table] = quarantine_frame(parsed)
+                frames[table] = quarantine_frame(parsed.withColumns(self._stamps))
             elif table == TRANSACTIONS_TABLE:
                 frames[table] = project(rows, TRANSACTIONS_LAYOUT)
             elif table == HEARTBEATS_TABLE:
