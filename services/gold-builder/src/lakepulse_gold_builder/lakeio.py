@@ -30,8 +30,14 @@ def _rs(uri: str) -> RsDeltaTable | None:
 
 
 def exists(spark: SparkSession, uri: str) -> bool:
+    """A table exists once its first commit is written: a ``_delta_log`` directory alone (a writer
+    creating the table right now) is not enough, and delta-rs refuses to open it."""
     if is_local(uri):
-        return (local_path(uri) / "_delta_log").is_dir()
+        log_dir = local_path(uri) / "_delta_log"
+        return log_dir.is_dir() and any(
+            entry.name.endswith((".json", ".checkpoint.parquet")) and entry.name.split(".")[0].isdigit()
+            for entry in log_dir.iterdir()
+        )
     from delta.tables import DeltaTable
 
     return bool(DeltaTable.isDeltaTable(spark, uri))
