@@ -12,6 +12,8 @@ RUN        := $(UV) run --frozen
 PYTEST_ARGS ?=
 # `make test PYTEST_MARKERS="not e2e and not slow"` for a quick run; `make e2e` runs only the e2e test.
 PYTEST_MARKERS ?=
+# `make bench BENCH_ARGS="--only bronze --repeat 3"`, `BENCH_ARGS="--scale 0.1,1,4"` (see bench/results/README.md).
+BENCH_ARGS ?=
 SETUP_STAMP := $(STATE_DIR)/.setup-done
 APT_PACKAGES := postgresql-15 postgresql-15-wal2json prometheus
 JAEGER     := $(STATE_DIR)/tools/jaeger
@@ -81,8 +83,8 @@ fmt: setup ## Format and auto-fix
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-bench: setup ## Measure every stage against its in-run baseline (writes bench/results/)
-	$(RUN) python -m bench.run
+bench: setup ## Measure every stage against its in-run baselines (writes bench/results/; BENCH_ARGS=...)
+	$(RUN) python -m bench.run $(BENCH_ARGS)
 
 clean-state: down ## Delete the local stack's data (Postgres, Kafka, lake, checkpoints)
 	rm -rf $(STATE_DIR)/postgres $(STATE_DIR)/kafka $(STATE_DIR)/lake $(STATE_DIR)/checkpoints $(STATE_DIR)/test

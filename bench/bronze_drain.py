@@ -15,6 +15,9 @@ synthetic Debezium envelopes (~0.8 KB WWI-shaped ``orders`` and ``order_lines`` 
 3. steady: the tuned writer follows a live stream of ``--steady-rate`` events/s for ``--steady-seconds``
    (processing-time trigger); p50/p95 micro-batch durations exclude the first two batches.
 
+Both first drain a ``--warmup-events`` backlog of their own (discarded), so neither pays the JVM's
+warm-up (class loading, JIT) in the measured run.
+
 The Spark driver's peak RSS (the JVM; local mode runs the executor inside it) is sampled throughout.
 The machine's load average is recorded: on a shared machine it explains a lot.
 
@@ -232,6 +235,43 @@ def run_steady(
     }
 
 
+def scenario(base: BronzeWriterSettings) -> tuple[BronzeWriterSettings, TopicNames, Path]:
+    """Settings for a run in its own topic prefix, lake and checkpoint directory."""
+    prefix = f"bench{secrets.token_hex(4)}"
+    work = base.state_dir / "bench" / f"bronze-{prefix}"
+    settings = base.model_copy(deep=True)
+    settings.kafka.topic_prefix = prefix
+    settings.lake.root = (work / "lake").as_uri()
+    settings.bronze.checkpoint_dir = work / "checkpoints" / "bronze"
+    return settings, TopicNames.from_settings(settings.kafka), work
+
+
+def drop_scenario(settings: BronzeWriterSettings, work: Path) -> None:
+    admin = create_admin(settings.kafka)
+    prefix = settings.kafka.topic_prefix
+    own = [t for t in admin.list_topics(timeout=30).topics if t.startswith(f"{prefix}.")]
+    if own:
+        admin.delete_topics(own, operation_timeout=30)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def warm_up(spark: Any, base: BronzeWriterSettings, events: int, partitions: int) -> None:
+    """Both writers drain a small backlog of their own once, so the measured runs start warm."""
+    settings, topics, work = scenario(base)
+    produce_backlog(settings, topics, events, partitions)
+    stream = BronzeStream(
+        spark,
+        settings,
+        create_producer(settings.kafka, "bench-warmup"),
+        BronzeMetrics(),
+        trace.get_tracer("b"),
+    )
+    stream.drain()
+    run_naive(spark, settings, topics, events, work)
+    drop_scenario(settings, work)
+    print(f"warm-up: {events:,} events drained by both writers")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -241,17 +281,17 @@ def main() -> None:
     parser.add_argument("--steady-rate", type=int, default=2_000)
     parser.add_argument("--steady-seconds", type=float, default=60.0)
     parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument(
+        "--warmup-events",
+        type=int,
+        default=20_000,
+        help="drained by both writers first (own topics, discarded) so neither pays the JVM's warm-up",
+    )
     parser.add_argument("--json", type=Path, required=True)
     args = parser.parse_args()
 
     base = BronzeWriterSettings()
-    prefix = f"bench{secrets.token_hex(4)}"
-    work = base.state_dir / "bench" / f"bronze-{prefix}"
-    settings = base.model_copy(deep=True)
-    settings.kafka.topic_prefix = prefix
-    settings.lake.root = (work / "lake").as_uri()
-    settings.bronze.checkpoint_dir = work / "checkpoints" / "bronze"
-    topics = TopicNames.from_settings(settings.kafka)
+    settings, topics, work = scenario(base)
     load_before = os.getloadavg()
 
     produce_started = time.monotonic()
@@ -262,6 +302,8 @@ def main() -> None:
     sampler = RssSampler()
     sampler.start()
     spark = build_spark_session(settings, "lakepulse-bench-bronze")
+    if args.warmup_events:
+        warm_up(spark, base, args.warmup_events, args.partitions)
     stream = BronzeStream(
         spark,
         settings,
@@ -314,10 +356,7 @@ def main() -> None:
     args.json.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
     print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
     spark.stop()
-    admin = create_admin(settings.kafka)
-    own = [t for t in admin.list_topics(timeout=30).topics if t.startswith(f"{prefix}.")]
-    admin.delete_topics(own, operation_timeout=30)
-    shutil.rmtree(work, ignore_errors=True)
+    drop_scenario(settings, work)
 
 
 if __name__ == "__main__":

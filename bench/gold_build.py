@@ -132,8 +132,10 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="gold-bench-") as tmp:
         work = Path(tmp)
-        os.environ.setdefault("LAKEPULSE_STATE_DIR", str(work / "state"))
-        settings = GoldBuilderSettings()  # the service's Spark defaults (see config.SPARK_DEFAULTS)
+        # The service's Spark defaults (see config.SPARK_DEFAULTS); jars from the configured state dir
+        # (make setup), scratch state in the temporary one.
+        base = GoldBuilderSettings()
+        settings = base.model_copy(update={"state_dir": work / "state"})
         lake_root = (work / "lake").as_uri()
         spark = build_spark_session(settings, "gold-bench")
         try:

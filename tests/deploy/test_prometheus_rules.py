@@ -37,7 +37,10 @@ LOOPBACK = "127.0.0.1"
 
 # What issue 10 asks the rules to watch, and the series that watching needs.
 CONCERNS = {
-    "freshness SLA": "lakepulse_gold_freshness_seconds",
+    "freshness SLA": "lakepulse_gold_build_lag_seconds",
+    "per-table freshness": "lakepulse_silver_freshness_seconds",
+    "missing heartbeats": "lakepulse_control_api_heartbeat_age_seconds",
+    "stage errors": "lakepulse_silver_errors_total",
     "consumer lag": "lakepulse_control_api_consumer_lag_messages",
     "quarantine growth": "lakepulse_bronze_quarantined_total",
     "replication slot lag": "lakepulse_cdc_slot_lag_bytes",

@@ -28,6 +28,20 @@ def test_every_service_metric_is_in_the_catalogue() -> None:
     assert not missing, f"metrics missing from docs/observability.md: {missing}"
 
 
+def _catalogue_rows() -> list[str]:
+    """The metric named in the first column of each row of the "Metrics catalogue" tables."""
+    section = DOC.read_text().split("## Metrics catalogue", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^\| `(lakepulse_[a-z0-9_]+)` \|", section, flags=re.MULTILINE)
+
+
+def test_the_catalogue_lists_no_metric_the_code_does_not_register() -> None:
+    registered = set().union(*documented_names().values())
+    rows = _catalogue_rows()
+    assert len(rows) > 40  # the tables were found
+    assert len(rows) == len(set(rows)), "a metric is listed twice"
+    assert not set(rows) - registered, f"stale catalogue entries: {sorted(set(rows) - registered)}"
+
+
 def test_every_alert_and_dashboard_is_documented() -> None:
     spans = _code_spans()
     groups = yaml.safe_load(RULES.read_text())["groups"]

@@ -73,3 +73,41 @@ def test_reporter_publishes_job_progress(settings):
     assert [e.details["state"] for e in events] == ["running", "succeeded"]
     assert events[0].details["progress"] == 1.0  # clamped
     assert {e.service for e in events} == {"silver-processor"}
+
+
+def test_an_unfinished_command_is_delivered_again_after_a_restart(settings):
+    ensure_topics(create_admin(settings.kafka), platform_topics(settings.kafka))
+    topics = TopicNames.from_settings(settings.kafka)
+    producer = create_producer(settings.kafka, "test-commands")
+    group = random_name("g")
+    first = Command(job_id="a", target_service="silver-processor", action=CommandAction.OPTIMIZE)
+    second = Command(job_id="b", target_service="silver-processor", action=CommandAction.VACUUM)
+    _send(producer, topics, first, second)
+
+    crashed = CommandListener(settings, "silver-processor", group_id=group)
+    crashed.start()
+    try:
+        assert wait_for(lambda: crashed.take()[0], 30, "the first command") == first
+        assert wait_for(lambda: crashed.take()[0], 30, "the second command") == second
+        crashed.finished(second)  # the first never finished: the service "crashed" while running it
+    finally:
+        crashed.stop()
+
+    restarted = CommandListener(settings, "silver-processor", group_id=group)
+    restarted.start()
+    try:
+        again = [wait_for(lambda: restarted.take()[0], 30, "a re-delivered command") for _ in range(2)]
+        assert again == [first, second]  # from the unfinished one on; handlers are idempotent
+        for command in again:
+            restarted.finished(command)
+    finally:
+        restarted.stop()
+
+    done = CommandListener(settings, "silver-processor", group_id=group)
+    done.start()
+    try:
+        marker = Command(job_id="c", target_service="silver-processor", action=CommandAction.OPTIMIZE)
+        _send(producer, topics, marker)
+        assert wait_for(lambda: done.take()[0], 30, "the next command") == marker  # nothing older
+    finally:
+        done.stop()

@@ -120,6 +120,13 @@ def test_service_liveness_comes_from_heartbeats(client: TestClient, service_prod
         30,
         "bronze-writer to be reported down",
     )
+    # The heartbeat age is computed at scrape time: it has grown past the liveness window by now.
+    [age] = [
+        float(line.split()[-1])
+        for line in client.get("/metrics").text.splitlines()
+        if line.startswith('lakepulse_control_api_heartbeat_age_seconds{service="bronze-writer"} ')
+    ]
+    assert 2.0 <= age < 60.0
 
 
 def test_consumer_lag_from_a_group_and_from_announced_offsets(

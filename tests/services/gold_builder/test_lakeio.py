@@ -26,3 +26,18 @@ def test_version_properties_metrics_and_rows_of_a_local_table(tmp_path: Path) ->
     assert lakeio.properties(None, uri)["delta.enableChangeDataFeed"] == "true"  # type: ignore[arg-type]
     rows = lakeio.read_small(None, uri, ["silver_table", "silver_version"])  # type: ignore[arg-type]
     assert sorted(r["silver_version"] for r in rows) == [3, 3, 4]
+
+
+def test_column_range_first_value_and_partition_presence_without_spark(tmp_path: Path) -> None:
+    import datetime as dt
+
+    path = tmp_path / "inventory"
+    uri = path.as_uri()
+    days = [dt.date(2016, 6, 29), dt.date(2016, 6, 30), dt.date(2016, 6, 30)]
+    data = pa.table({"snapshot_date": days, "as_of_date": [days[-1]] * 3, "qty": [1, 2, 3]})
+    write_deltalake(str(path), data, partition_by=["snapshot_date"])
+
+    assert lakeio.column_range(None, uri, "qty") == (1, 3)  # type: ignore[arg-type]
+    assert lakeio.first_value(None, uri, "as_of_date") == dt.date(2016, 6, 30)  # type: ignore[arg-type]
+    assert lakeio.has_partition(None, uri, "snapshot_date", "2016-06-30")  # type: ignore[arg-type]
+    assert not lakeio.has_partition(None, uri, "snapshot_date", "2016-07-01")  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from enum import StrEnum
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from lakepulse_common.control_events import Command, CommandAction, ControlEvent, EventKind
 from lakepulse_common.errors import ControlEventError
@@ -55,8 +55,9 @@ class CommandListener(threading.Thread):
     """Reads the commands topic and queues this service's commands for the service's main loop.
 
     The listener does no work itself: :meth:`take` hands the next command to the main loop, which runs
-    it between batches (so a command never races a micro-batch). Offsets are committed once a command
-    was taken; a crash before it finished re-delivers it, and handlers are idempotent.
+    it between batches (so a command never races a micro-batch). The committed offset never passes a
+    command of this service that was not reported :meth:`finished`: a crash while a command is queued or
+    running re-delivers it (and the commands after it) on restart, and handlers are idempotent.
     """
 
     def __init__(self, settings: LakePulseSettings, service: str, group_id: str | None = None) -> None:
@@ -68,6 +69,9 @@ class CommandListener(threading.Thread):
         self._consumer.subscribe([TopicNames.from_settings(settings.kafka).commands])
         self._pending: list[Command] = []
         self._cancelled: set[str] = set()
+        self._unfinished: dict[str, tuple[str, int, int]] = {}  # command id -> topic, partition, offset
+        self._read_up_to: dict[tuple[str, int], int] = {}  # next offset after what was read
+        self._committed: dict[tuple[str, int], int] = {}
         self._lock = threading.Lock()
         self._stop_event = threading.Event()
 
@@ -76,24 +80,52 @@ class CommandListener(threading.Thread):
             while not self._stop_event.is_set():
                 message = self._consumer.poll(0.5)
                 value = message.value() if message is not None and not message.error() else None
-                if message is None or value is None:
-                    continue
-                try:
-                    command = Command.from_bytes(value)
-                except ControlEventError as exc:
-                    log.warning("ignoring malformed command at offset %s: %s", message.offset(), exc)
-                    self._consumer.store_offsets(message)
-                    continue
-                if command.target_service == self.service:
-                    with self._lock:
-                        if command.action is CommandAction.CANCEL:
-                            self._cancelled.add(str(command.params.get("job_id", command.job_id)))
-                        else:
-                            self._pending.append(command)
-                self._consumer.store_offsets(message)
-                self._consumer.commit(asynchronous=True)
+                if message is not None and value is not None:
+                    self._accept(message.topic(), message.partition(), message.offset(), value)
+                self._commit()
         finally:
+            self._commit()
             self._consumer.close()
+
+    def _accept(self, topic: str | None, partition: int | None, offset: int | None, value: bytes) -> None:
+        if topic is None or partition is None or offset is None:
+            return
+        try:
+            command = Command.from_bytes(value)
+        except ControlEventError as exc:
+            log.warning("ignoring malformed command at %s[%s]@%s: %s", topic, partition, offset, exc)
+            command = None
+        with self._lock:
+            if command is not None and command.target_service == self.service:
+                if command.action is CommandAction.CANCEL:
+                    self._cancelled.add(str(command.params.get("job_id", command.job_id)))
+                else:
+                    self._pending.append(command)
+                    self._unfinished[str(command.command_id)] = (topic, partition, offset)
+            self._read_up_to[(topic, partition)] = offset + 1
+
+    def _commit(self) -> None:
+        """Commit, per partition, up to the oldest unfinished command of this service (or all read)."""
+        with self._lock:
+            positions = dict(self._read_up_to)
+            for topic, partition, offset in self._unfinished.values():
+                positions[(topic, partition)] = min(positions[(topic, partition)], offset)
+            changed = {tp: o for tp, o in positions.items() if self._committed.get(tp) != o}
+        if not changed:
+            return
+        try:
+            self._consumer.commit(
+                offsets=[TopicPartition(t, p, o) for (t, p), o in changed.items()], asynchronous=False
+            )
+        except KafkaException as exc:  # retried on the next poll; re-delivery is harmless
+            log.warning("command offsets not committed yet: %s", exc)
+            return
+        self._committed.update(changed)
+
+    def finished(self, command: Command) -> None:
+        """The command reached a final state: its offset may be committed."""
+        with self._lock:
+            self._unfinished.pop(str(command.command_id), None)
 
     def take(self) -> tuple[Command | None, bool]:
         """The next command and whether its job was cancelled before it started."""

@@ -100,4 +100,11 @@ def build_spark_session(settings: LakePulseSettings, app_name: str) -> SparkSess
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
+    # A broadcast hint on a MERGE source is used by the join that finds touched files and logged as
+    # "not supported" by the outer join that rewrites them, once per MERGE: expected, so not a warning.
+    jvm = session.sparkContext._jvm
+    assert jvm is not None
+    jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(
+        "org.apache.spark.sql.catalyst.analysis.HintErrorLogger", jvm.org.apache.logging.log4j.Level.ERROR
+    )
     return session

@@ -18,10 +18,12 @@ from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import Link
 from prometheus_client import start_http_server
 from pythonjsonlogger.json import JsonFormatter
 
 from lakepulse_common import __version__
+from lakepulse_common.control_events import TraceContext
 from lakepulse_common.settings import TelemetrySettings
 
 _OTLP_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
@@ -128,3 +130,18 @@ def context_from_headers(headers: Mapping[str, str | bytes] | None) -> object:
     """The trace context carried by Kafka headers (or a control event), for a child span or a link."""
     carrier = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in (headers or {}).items()}
     return propagate.extract(carrier)
+
+
+def link_from_headers(headers: Mapping[str, str | bytes] | None) -> Link | None:
+    """A span link to the context that headers (or a control event's ``trace``) carry; None if none.
+
+    Batch spans link to the traces of the messages they consume instead of adopting one as parent.
+    """
+    context = trace.get_current_span(context_from_headers(headers)).get_span_context()  # type: ignore[arg-type]
+    return Link(context) if context.is_valid else None
+
+
+def current_trace_context() -> TraceContext | None:
+    """The current span's W3C context as a control event's ``trace`` (None outside a valid span)."""
+    carrier = inject_trace_headers({})
+    return TraceContext.model_validate(carrier) if carrier.get("traceparent") else None

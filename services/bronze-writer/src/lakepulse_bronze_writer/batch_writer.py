@@ -132,16 +132,8 @@ class BronzeBatchWriter:
                 for link in self._event_links(stats.traceparents):
                     span.add_link(link.context)
                 _kill_self_at("before_delta_commit", self._bronze.fault_injection)
-                duplicates = self._write_tables(parsed, stats, batch_id)
+                duplicates = self._write_tables(parsed, stats, batch_id, started_at)
                 finished_at = datetime.now(UTC)
-                audit = audit_frame(
-                    self._spark,
-                    stats,
-                    AuditContext(
-                        batch_id, "kafka", self.app_id(AUDIT_TABLE), started_at, finished_at, duplicates
-                    ),
-                )
-                self._append(audit, AUDIT_TABLE, batch_id, {"details": {"batch_id": batch_id}})
                 _kill_self_at("after_delta_commit", self._bronze.fault_injection)
                 announced = self._announcer.announce(sorted([*stats.tables, AUDIT_TABLE]))
                 self._compact_if_due(announced)
@@ -168,13 +160,30 @@ class BronzeBatchWriter:
             max_records_per_file=self._bronze.max_records_per_file,
         )
 
-    def _write_tables(self, parsed: DataFrame, stats: BatchStats, batch_id: int) -> int:
-        """One idempotent append per touched table; returns the number of rows flagged duplicate."""
+    def _write_tables(self, parsed: DataFrame, stats: BatchStats, batch_id: int, started_at: datetime) -> int:
+        """One idempotent append per touched table and the audit row, committed concurrently.
+
+        Returns the number of rows flagged duplicate. The audit row is complete before the appends
+        start (its ``finished_at`` ends the checks, not the commits), so it commits alongside them
+        instead of after them: one commit latency less per batch.
+        """
         trace_headers = dict(inject_trace_headers({}))
         data_tables = [
             t for t in stats.tables if t not in (QUARANTINE_TABLE, TRANSACTIONS_TABLE, HEARTBEATS_TABLE)
         ]
         duplicates_df, dup_counts = self._duplicates(parsed, stats, data_tables)
+        audit = audit_frame(
+            self._spark,
+            stats,
+            AuditContext(
+                batch_id,
+                "kafka",
+                self.app_id(AUDIT_TABLE),
+                started_at,
+                datetime.now(UTC),
+                sum(dup_counts.values()),
+            ),
+        )
         frames: dict[str, DataFrame] = {}
         for table in sorted(stats.tables):
             rows = parsed.where(F.col("_route") == table).withColumns(self._stamps)
@@ -190,12 +199,16 @@ class BronzeBatchWriter:
                 frames[table] = project(flagged, DATA_LAYOUT)
 
         def append(table: str) -> None:
+            if table == AUDIT_TABLE:
+                self._append(audit, AUDIT_TABLE, batch_id, {"details": {"batch_id": batch_id}})
+                return
             metadata = stats.tables[table].commit_metadata(batch_id, trace_headers)
             self._append(frames[table], table, batch_id, metadata)
 
         # Tables commit independently (one txn id each); concurrent jobs overlap the per-commit latency.
-        with ThreadPoolExecutor(max_workers=min(self._bronze.parallel_table_writes, len(frames))) as pool:
-            list(pool.map(append, frames))
+        jobs = [*frames, AUDIT_TABLE]
+        with ThreadPoolExecutor(max_workers=min(self._bronze.parallel_table_writes, len(jobs))) as pool:
+            list(pool.map(append, jobs))
         for table in data_tables:
             table_max = stats.tables[table].max_lsn
             if table_max is not None:
@@ -227,12 +240,17 @@ class BronzeBatchWriter:
         keyed = parsed.where(
             (F.col("_kind") == "data") & F.col("_key").isNotNull() & F.col("source_lsn").isNotNull()
         ).select("_route", "_key", "source_lsn", "op", *_POSITION)
-        window = Window.partitionBy("_route", "_key", "source_lsn").orderBy(*_POSITION)
-        found = (
-            keyed.withColumn("_n", F.row_number().over(window))
-            .where(F.col("_n") > 1)
-            .select("_route", *_POSITION)
-        )
+        found: DataFrame | None = None
+        # A hash aggregation answers "any repeat at all?"; the positions (a sort per key) are only
+        # computed for the rare batch that has one.
+        repeated = keyed.groupBy("_route", "_key", "source_lsn").count().where(F.col("count") > 1)
+        if repeated.limit(1).count():
+            window = Window.partitionBy("_route", "_key", "source_lsn").orderBy(*_POSITION)
+            found = (
+                keyed.withColumn("_n", F.row_number().over(window))
+                .where(F.col("_n") > 1)
+                .select("_route", *_POSITION)
+            )
         since = (datetime.now(UTC).date() - timedelta(days=self._bronze.duplicate_lookback_days)).isoformat()
         for table in data_tables:
             table_stats = stats.tables[table]
@@ -252,9 +270,10 @@ class BronzeBatchWriter:
                 .select("_key", "source_lsn")
             )
             candidates = keyed.where((F.col("_route") == table) & (F.col("op") != "r"))
-            found = found.unionByName(
-                candidates.join(existing, ["_key", "source_lsn"], "left_semi").select("_route", *_POSITION)
-            )
+            seen = candidates.join(existing, ["_key", "source_lsn"], "left_semi").select("_route", *_POSITION)
+            found = seen if found is None else found.unionByName(seen)
+        if found is None:
+            return None, {}
         duplicates_df = found.distinct().withColumn("_dup", F.lit(True)).persist(StorageLevel.MEMORY_AND_DISK)
         counts = {row["_route"]: row["count"] for row in duplicates_df.groupBy("_route").count().collect()}
         return duplicates_df, counts
@@ -301,6 +320,7 @@ class BronzeBatchWriter:
         m.batches.inc()
         m.batch_rows.set(stats.input_rows)
         m.batch_duration.observe(elapsed)
+        m.observe_source_commits({name: table.max_source_ts_ms for name, table in stats.tables.items()})
         if stats.max_kafka_ts is not None:
             newest = (
                 stats.max_kafka_ts.replace(tzinfo=UTC)

@@ -18,8 +18,23 @@ from lakepulse_bronze_writer.metrics import BronzeMetrics
 log = logging.getLogger(__name__)
 
 
+# Substrings of a failed query's message → the ``kind`` of ``lakepulse_bronze_errors_total``.
+_QUERY_ERROR_KINDS = (
+    ("ControlDeliveryError", "control_delivery"),
+    ("failOnDataLoss", "kafka_data_loss"),
+    ("ConcurrentModification", "delta_conflict"),
+)
+
+
+def query_error_kind(message: str) -> str:
+    """What stopped the streaming query, as a small fixed set of metric label values."""
+    return next((kind for marker, kind in _QUERY_ERROR_KINDS if marker in message), "query_failed")
+
+
 def run(settings: BronzeWriterSettings) -> int:
+    from lakepulse_bronze_writer.commands import BronzeCommands
     from lakepulse_bronze_writer.stream import BronzeStream
+    from lakepulse_common.commands import CommandListener, JobReporter
     from lakepulse_common.kafka import (
         create_admin,
         create_producer,
@@ -41,20 +56,33 @@ def run(settings: BronzeWriterSettings) -> int:
     heartbeat = Heartbeater(
         producer, TopicNames.from_settings(settings.kafka), SERVICE_NAME, settings.heartbeat_interval_s
     )
-    stream = BronzeStream(
-        spark, settings, producer, BronzeMetrics.global_registry(), telemetry.tracer("lakepulse.bronze")
+    metrics = BronzeMetrics.global_registry()
+    stream = BronzeStream(spark, settings, producer, metrics, telemetry.tracer("lakepulse.bronze"))
+    topics = TopicNames.from_settings(settings.kafka)
+    listener = CommandListener(settings, SERVICE_NAME)
+    commands = BronzeCommands(
+        spark,
+        settings,
+        stream.announcer,
+        stream.writer.lock,
+        JobReporter(producer, topics, SERVICE_NAME),
+        listener,
     )
     query = stream.start()
     heartbeat.start()
+    listener.start()
     exit_code = 0
     try:
         while query.isActive and not shutdown.requested:
             query.awaitTermination(1)
             stream.update_progress_metrics()
+            commands.run_pending()  # replay / optimize / vacuum jobs, serialised with the batches
         if not shutdown.requested and query.exception() is not None:
+            metrics.errors.labels(kind=query_error_kind(str(query.exception()))).inc()
             log.error("bronze query failed: %s", query.exception())
             exit_code = 1
     finally:
+        listener.stop()
         stream.stop()
         heartbeat.stop()
         producer.flush(settings.bronze.control_flush_timeout_s)

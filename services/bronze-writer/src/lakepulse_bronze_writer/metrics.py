@@ -6,7 +6,11 @@ serves); tests and the benchmark build private ones so several writers can live 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+
+from lakepulse_common.freshness import AgeGauge
 
 _BATCH_BUCKETS = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -69,6 +73,24 @@ class BronzeMetrics:
             "Files ingested (skipped re-runs excluded)",
             registry=registry,
         )
+        self.freshness_seconds = Gauge(
+            "lakepulse_bronze_freshness_seconds",
+            "Now minus the source commit time of the newest change written to a bronze table",
+            ["table"],
+            registry=registry,
+        )
+        self.freshness = AgeGauge(self.freshness_seconds)
+        self.errors = Counter(
+            "lakepulse_bronze_errors_total",
+            "Failures that stopped or disturbed the bronze writer",
+            ["kind"],
+            registry=registry,
+        )
+
+    def observe_source_commits(self, newest_ms: Mapping[str, int | None]) -> None:
+        """After a batch: ``{table: newest source commit time (ms) written}`` feeds the freshness gauge."""
+        for table, timestamp_ms in newest_ms.items():
+            self.freshness.observe(table, timestamp_ms)
 
     @classmethod
     def global_registry(cls) -> BronzeMetrics:

@@ -127,6 +127,8 @@ class ControlConsumer(threading.Thread):
                 self._state.apply(event)
                 if event.kind is EventKind.JOB_PROGRESS:
                     self._apply_progress(event)
+                elif event.kind is EventKind.HEARTBEAT:
+                    metrics.HEARTBEAT_AGE.observe(event.service, int(event.produced_at.timestamp() * 1000))
                 metrics.CONTROL_EVENTS.labels(event.kind.value).inc()
             self._consumer.store_offsets(message)
             self._note_position(message.partition() or 0, (message.offset() or 0) + 1)

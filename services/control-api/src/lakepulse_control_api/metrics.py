@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from lakepulse_common.freshness import AgeGauge
+
 REQUESTS = Counter("lakepulse_control_api_requests_total", "HTTP requests", ["method", "route", "status"])
 REQUEST_SECONDS = Histogram(
     "lakepulse_control_api_request_seconds", "HTTP request latency", ["method", "route"]
@@ -22,3 +24,9 @@ JOBS_FINISHED = Counter(
 CONSUMER_LAG = Gauge(
     "lakepulse_control_api_consumer_lag_messages", "measured consumer lag per service", ["service"]
 )
+HEARTBEAT_AGE_SECONDS = Gauge(
+    "lakepulse_control_api_heartbeat_age_seconds",
+    "now minus the newest heartbeat a service produced on the control topic",
+    ["service"],
+)
+HEARTBEAT_AGE = AgeGauge(HEARTBEAT_AGE_SECONDS)

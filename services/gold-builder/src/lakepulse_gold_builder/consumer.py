@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message
+from opentelemetry import trace
 
 from lakepulse_common.control_events import (
     Command,
@@ -32,6 +33,7 @@ from lakepulse_common.control_events import (
 )
 from lakepulse_common.errors import ControlEventError
 from lakepulse_common.runtime import Shutdown
+from lakepulse_common.telemetry import context_from_headers, current_trace_context, link_from_headers
 from lakepulse_common.topics import TopicNames
 from lakepulse_gold_builder import metrics
 from lakepulse_gold_builder.build import BuildReport, full_rebuild, today_utc
@@ -39,16 +41,37 @@ from lakepulse_gold_builder.config import SERVICE_NAME, GoldBuilderSettings
 from lakepulse_gold_builder.errors import SilverNotReadyError, UnsupportedCommandError
 from lakepulse_gold_builder.incremental import incremental_update, rebuild_dates
 from lakepulse_gold_builder.maintenance import CompactionPolicy, optimize, vacuum
-from lakepulse_gold_builder.notifications import Publisher
+from lakepulse_gold_builder.notifications import Provenance, Publisher
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
 
+MAX_TRACE_LINKS = 32  # links from one gold.build span to the silver commits it answers
+
 
 def position(message: Message) -> str:
     return f"{message.topic()}[{message.partition()}]@{message.offset()}"
+
+
+def build_links(events: list[ControlEvent]) -> list[trace.Link]:
+    """Links to the traces of the silver commits a build answers (one per distinct trace, capped)."""
+    links: dict[str, trace.Link] = {}
+    for event in events:
+        if event.trace is None or event.trace.traceparent in links:
+            continue
+        link = link_from_headers(event.trace.model_dump(exclude_none=True))
+        if link is not None and event.trace.traceparent is not None:
+            links[event.trace.traceparent] = link
+    return list(links.values())[:MAX_TRACE_LINKS]
+
+
+def error_kind(exc: BaseException) -> str:
+    """The ``kind`` label of ``lakepulse_gold_errors_total`` for what stopped the service loop."""
+    if isinstance(exc, KafkaException):
+        return "kafka"
+    return "unexpected"
 
 
 def _b64(value: str | bytes | None) -> str:
@@ -100,6 +123,7 @@ class GoldService:
         shutdown: Shutdown,
         *,
         as_of: Callable[[], dt.date] = today_utc,
+        tracer: trace.Tracer | None = None,
     ) -> None:
         self.settings = settings
         self.spark = spark
@@ -107,6 +131,7 @@ class GoldService:
         self.publisher = publisher
         self.shutdown = shutdown
         self.as_of = as_of
+        self.tracer = tracer or trace.get_tracer(__name__)
         self.topics = TopicNames.from_settings(settings.kafka)
         self.quarantine = Quarantine(settings.state_dir / "quarantine" / f"{SERVICE_NAME}.jsonl")
         self.compaction = CompactionPolicy(settings.gold.optimize_every_commits)
@@ -117,8 +142,12 @@ class GoldService:
 
     def run(self) -> None:
         self.subscribe()
-        while not self.shutdown.requested:
-            self.run_once()
+        try:
+            while not self.shutdown.requested:
+                self.run_once()
+        except Exception as exc:  # counted, then the service stops loudly
+            metrics.ERRORS.labels(error_kind(exc)).inc()
+            raise
 
     def run_once(self) -> Batch:
         """Poll one batch, act on it, then commit its offsets. Returns what was consumed."""
@@ -168,6 +197,7 @@ class GoldService:
             event = ControlEvent.from_bytes(message.value() or b"")
         except ControlEventError as exc:
             metrics.SILVER_EVENTS.labels("quarantined").inc()
+            metrics.ERRORS.labels("undecodable_message").inc()
             self.quarantine.put(message, str(exc))
             return
         if event.kind is EventKind.COMMIT and event.layer is Layer.SILVER:
@@ -175,25 +205,52 @@ class GoldService:
             batch.silver_events.append(event)
 
     def _build(self, events: list[ControlEvent]) -> BuildReport:
+        """One incremental build in a ``gold.build`` span linked to the silver commits it answers.
+
+        Its commit events carry the span's context and what the silver events covered of the source
+        (LSN range, newest commit time), like silver's and bronze's do.
+        """
         gold = self.settings.gold
         started = time.perf_counter()
-        try:
-            report = incremental_update(
-                self.spark,
-                self.settings.lake_root,
-                publisher=self.publisher,
-                as_of=self.as_of(),
-                max_records_per_file=gold.target_file_rows,
-            )
-        except SilverNotReadyError as exc:
-            # Silver creates its tables one by one; a later commit event triggers the first build.
-            log.warning("gold build deferred: %s", exc)
-            report = BuildReport(
-                build_id="", mode="incremental", silver_versions={}, skipped=True, reason=str(exc)
+        with self.tracer.start_as_current_span(
+            "gold.build",
+            kind=trace.SpanKind.CONSUMER,
+            links=build_links(events),
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": self.topics.control,
+                "messaging.operation.type": "process",
+                "messaging.batch.message_count": len(events),
+                "lakepulse.layer": "gold",
+            },
+        ) as span:
+            provenance = Provenance.of_events(events, current_trace_context())
+            try:
+                with self.publisher.building(provenance):
+                    report = incremental_update(
+                        self.spark,
+                        self.settings.lake_root,
+                        publisher=self.publisher,
+                        as_of=self.as_of(),
+                        max_records_per_file=gold.target_file_rows,
+                    )
+            except SilverNotReadyError as exc:
+                # Silver creates its tables one by one; a later commit event triggers the first build.
+                log.warning("gold build deferred: %s", exc)
+                report = BuildReport(
+                    build_id="", mode="incremental", silver_versions={}, skipped=True, reason=str(exc)
+                )
+            span.set_attributes(
+                {
+                    "lakepulse.gold.build_id": report.build_id,
+                    "lakepulse.gold.mode": report.mode,
+                    "lakepulse.gold.skipped": report.skipped,
+                    "lakepulse.gold.commits": len(report.commits),
+                }
             )
         self._observe(report, started)
         newest = max(event.produced_at for event in events)
-        metrics.FRESHNESS_SECONDS.set((dt.datetime.now(dt.UTC) - newest).total_seconds())
+        metrics.BUILD_LAG_SECONDS.set((dt.datetime.now(dt.UTC) - newest).total_seconds())
         due = self.compaction.record(report.commits)
         if due:
             for result in optimize(self.spark, self.settings.lake_root, due):
@@ -212,15 +269,25 @@ class GoldService:
         self.reports.append(report)
 
     def _run_command(self, command: Command) -> None:
-        self._progress(command, "started", {})
-        try:
-            result = self.execute(command)
-        except (UnsupportedCommandError, ValueError) as exc:
-            metrics.COMMANDS.labels(command.action, "rejected").inc()
-            self._progress(command, "failed", {"error": str(exc)})
-            return
-        metrics.COMMANDS.labels(command.action, "succeeded").inc()
-        self._progress(command, "succeeded", result)
+        """Run a command in a ``gold.command`` span that continues the control-api job's trace."""
+        parent = context_from_headers(command.trace.model_dump(exclude_none=True)) if command.trace else None
+        with self.tracer.start_as_current_span(
+            "gold.command",
+            context=parent,  # type: ignore[arg-type]
+            kind=trace.SpanKind.CONSUMER,
+            attributes={"lakepulse.job_id": command.job_id, "lakepulse.command.action": command.action.value},
+        ):
+            self._progress(command, "started", {})
+            try:
+                with self.publisher.building(Provenance(trace=current_trace_context())):
+                    result = self.execute(command)
+            except (UnsupportedCommandError, ValueError) as exc:
+                metrics.COMMANDS.labels(command.action, "rejected").inc()
+                metrics.ERRORS.labels("command_rejected").inc()
+                self._progress(command, "failed", {"error": str(exc)})
+                return
+            metrics.COMMANDS.labels(command.action, "succeeded").inc()
+            self._progress(command, "succeeded", result)
 
     def execute(self, command: Command) -> dict[str, Any]:
         """Run one command; raises :class:`UnsupportedCommandError` for what gold does not do."""

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from lakepulse_gold_builder import facts, marts
+from lakepulse_gold_builder import facts, lakeio, marts
 from lakepulse_gold_builder.build import (
     BuildReport,
     GoldDimensions,
@@ -222,9 +222,13 @@ def apply_impact(
     ]
     if impact.order_dates:
         days = impact.order_dates
+        # The month list prunes the fact's order_month partitions; the day list picks the rows.
+        day_months = {day.replace(day=1) for day in days}
         mart_writes.append(
             lambda: writer.replace_where(
-                marts.fact_sales(sales.where(_dates_in("order_date", days))),
+                marts.fact_sales(
+                    sales.where(_dates_in("order_month", day_months)).where(_dates_in("order_date", days))
+                ),
                 FACT_SALES,
                 _dates_in("order_date", days),
                 {"order_date": days},
@@ -267,8 +271,8 @@ def _extend_dim_date(
 ) -> None:
     """dim_date covers whole years; rewrite it only when a new date falls outside them."""
     wanted = {*impact.order_dates, as_of}
-    row = spark.read.format("delta").load(DIM_DATE.uri(lake_root)).agg(F.min("date"), F.max("date")).first()
-    if row is not None and row[0] is not None and min(wanted) >= row[0] and max(wanted) <= row[1]:
+    first, last = lakeio.column_range(spark, DIM_DATE.uri(lake_root), "date")
+    if first is not None and min(wanted) >= first and max(wanted) <= last:
         return
     writer.overwrite(date_dimension(spark, snapshot.table("orders"), as_of), DIM_DATE)
 
@@ -284,12 +288,8 @@ def _update_customer_analytics(
 ) -> None:
     """Recency depends on ``as_of``: on a new day every customer is recomputed, otherwise the affected."""
     uri = CUSTOMER_ANALYTICS.uri(lake_root)
-    stored = (
-        spark.read.format("delta").load(uri).select("as_of_date").limit(1).collect()
-        if table_exists(spark, uri)
-        else []
-    )
-    if stored and stored[0]["as_of_date"] != as_of:
+    stored = lakeio.first_value(spark, uri, "as_of_date") if table_exists(spark, uri) else None
+    if stored is not None and stored != as_of:
         writer.overwrite(marts.customer_analytics(sales, dims.customer, as_of), CUSTOMER_ANALYTICS)
         return
     if impact.customers:
@@ -306,10 +306,7 @@ def _snapshot_missing(spark: SparkSession, lake_root: str, as_of: dt.date) -> bo
     uri = FACT_INVENTORY_DAILY.uri(lake_root)
     if not table_exists(spark, uri):
         return True
-    return (
-        spark.read.format("delta").load(uri).where(F.col("snapshot_date") == F.lit(as_of)).limit(1).count()
-        == 0
-    )
+    return not lakeio.has_partition(spark, uri, "snapshot_date", as_of.isoformat())
 
 
 def rebuild_dates(

@@ -71,3 +71,38 @@ def read_small(spark: SparkSession, uri: str, columns: list[str]) -> list[dict[s
     if rs is not None:
         return list(rs.to_pyarrow_table(columns=columns).to_pylist())
     return [row.asDict() for row in spark.read.format("delta").load(uri).select(*columns).collect()]
+
+
+def column_range(spark: SparkSession, uri: str, column: str) -> tuple[Any, Any]:
+    """Smallest and largest value of a column of a small table (``(None, None)`` when empty)."""
+    rs = _rs(uri)
+    if rs is not None:
+        import pyarrow.compute as pc
+
+        bounds = pc.min_max(rs.to_pyarrow_table(columns=[column]).column(column)).as_py()
+        return bounds["min"], bounds["max"]
+    from pyspark.sql import functions as F
+
+    row = spark.read.format("delta").load(uri).agg(F.min(column), F.max(column)).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
+def first_value(spark: SparkSession, uri: str, column: str) -> Any:
+    """The value of ``column`` in some row (for columns that hold one value per table), or None."""
+    rs = _rs(uri)
+    if rs is not None:
+        head = rs.to_pyarrow_dataset().head(1, columns=[column])
+        return head.column(column)[0].as_py() if head.num_rows else None
+    rows = spark.read.format("delta").load(uri).select(column).limit(1).collect()
+    return rows[0][column] if rows else None
+
+
+def has_partition(spark: SparkSession, uri: str, column: str, value: str) -> bool:
+    """Whether a table partitioned by ``column`` holds files for ``value`` (read from the log only)."""
+    rs = _rs(uri)
+    if rs is not None:
+        return bool(rs.file_uris(partition_filters=[(column, "=", value)]))
+    from pyspark.sql import functions as F
+
+    df = spark.read.format("delta").load(uri)
+    return df.where(F.col(column) == F.lit(value)).limit(1).count() > 0

@@ -19,15 +19,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
 from confluent_kafka import KafkaException, Producer
 from pydantic import BaseModel, ConfigDict, Field
 
-from lakepulse_common.control_events import ControlEvent, EventKind, Layer, RowCounts
+from lakepulse_common.control_events import ControlEvent, EventKind, Layer, LsnRange, RowCounts, TraceContext
 from lakepulse_common.topics import TopicNames
+from lakepulse_gold_builder import metrics
 from lakepulse_gold_builder.config import SERVICE_NAME
 
 log = logging.getLogger(__name__)
@@ -67,14 +70,51 @@ def affected_keys(column: str, values: Iterable[Any], limit: int) -> tuple[dict[
     return {column: listed}, len(ordered), len(ordered) > limit
 
 
+@dataclass(frozen=True)
+class Provenance:
+    """What a build reflects of the source, stamped on each of its commit events.
+
+    ``source_lsn`` and ``source_commit_ts_ms`` come from the silver commit events that triggered the
+    build (the LSNs they cover, the newest source commit); ``trace`` is the build span's context.
+    """
+
+    source_lsn: LsnRange | None = None
+    source_commit_ts_ms: int | None = None
+    trace: TraceContext | None = None
+
+    @classmethod
+    def of_events(cls, events: Iterable[ControlEvent], trace: TraceContext | None) -> Provenance:
+        lsns = [event.source_lsn for event in events if event.source_lsn is not None]
+        times = [event.source_commit_ts_ms for event in events if event.source_commit_ts_ms is not None]
+        return cls(
+            source_lsn=LsnRange(min=min(r.min for r in lsns), max=max(r.max for r in lsns)) if lsns else None,
+            source_commit_ts_ms=max(times) if times else None,
+            trace=trace,
+        )
+
+
 class Publisher:
-    """Publishes gold commits; ``flush`` blocks until Kafka acknowledged everything (or raises)."""
+    """Publishes gold commits; ``flush`` blocks until Kafka acknowledged everything (or raises).
+
+    Commits happen on the build's writer threads, so what the running build reflects is kept on the
+    publisher (:meth:`building`) rather than in a context variable those threads would not see.
+    """
 
     def __init__(self, producer: Producer, topics: TopicNames, *, max_keys: int) -> None:
         self._producer = producer
         self._topics = topics
         self.max_keys = max_keys
         self.published: list[GoldChange] = []
+        self.provenance = Provenance()
+
+    @contextmanager
+    def building(self, provenance: Provenance) -> Iterator[Provenance]:
+        """Stamp the commit events published inside the block with ``provenance``."""
+        previous, self.provenance = self.provenance, provenance
+        try:
+            yield provenance
+        finally:
+            self.provenance = previous
 
     def committed(
         self,
@@ -105,6 +145,7 @@ class Publisher:
             truncated=truncated,
             silver_versions=dict(silver_versions or {}),
         )
+        provenance = self.provenance
         event = ControlEvent(
             kind=EventKind.COMMIT,
             service=SERVICE_NAME,
@@ -112,11 +153,15 @@ class Publisher:
             table=table,
             delta_version=delta_version,
             rows=RowCounts(written=rows_written or 0),
+            source_lsn=provenance.source_lsn,
+            source_commit_ts_ms=provenance.source_commit_ts_ms,
+            trace=provenance.trace,
             details={"operation": operation, "mode": mode, "build_id": build_id, "affected_count": count},
         )
         self._producer.produce(self._topics.control, key=event.key, value=event.to_bytes())
         self._producer.produce(self._topics.gold_changes, key=table.encode(), value=change.to_bytes())
         self._producer.poll(0)
+        metrics.FRESHNESS.observe(table, provenance.source_commit_ts_ms)
         self.published.append(change)
         log.info("gold.%s@%d %s (%s, %d keys)", table, delta_version, operation, mode, count)
         return change

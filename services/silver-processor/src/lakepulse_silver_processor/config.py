@@ -28,7 +28,17 @@ class SilverSettings(BaseModel):
         description="Delta deletion vectors make MERGE cheaper, but delta-rs 1.6 (lakepulse sql/verify, "
         "the control API's previews) cannot read tables that use them",
     )
-    target_file_size_bytes: int = Field(default=64 * 1024 * 1024, ge=1024 * 1024)
+    target_file_size_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="OPTIMIZE's file size. Small on purpose: without deletion vectors a MERGE rewrites every"
+        " file it touches whole, so a file is the unit of MERGE cost (8 MiB ≈ 100-250k silver rows)",
+    )
+    merge_broadcast_max_rows: int = Field(
+        default=200_000,
+        ge=0,
+        description="MERGE sources up to this many rows are broadcast (no shuffle of the target)",
+    )
     optimize_every_commits: int = Field(
         default=100, ge=0, description="compact a table after this many silver commits; 0 disables"
     )
@@ -49,6 +59,10 @@ SPARK_DEFAULTS = {
     # Size estimates from compressed Parquet let Spark broadcast a multi-million-row MERGE target
     # (driver OOM in the benchmark): only explicitly hinted (small) sides are broadcast.
     "spark.sql.autoBroadcastJoinThreshold": "-1",
+    # Optimized writes bin a MERGE's output into files of this many MiB (Delta's default: 512). Large
+    # bins put a whole snapshot load into one file that every later MERGE rewrites; 8 matches
+    # ``target_file_size_bytes``.
+    "spark.databricks.delta.optimizeWrite.binSize": "8",
 }
 
 

@@ -10,9 +10,11 @@ committed to Delta; on shutdown mid-batch they are not committed and the events 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from opentelemetry import trace as otel
 
 from lakepulse_common.control_events import (
     ControlEvent,
@@ -24,20 +26,33 @@ from lakepulse_common.control_events import (
 )
 from lakepulse_common.errors import ControlEventError, LakePulseError
 from lakepulse_common.runtime import Shutdown
+from lakepulse_common.telemetry import context_from_headers, current_trace_context, link_from_headers
 from lakepulse_common.topics import TopicNames
 from lakepulse_silver_processor.config import SERVICE_NAME, SilverSettings
 from lakepulse_silver_processor.expectations import children_of
 from lakepulse_silver_processor.metrics import BatchStats
-from lakepulse_silver_processor.processor import SilverProcessor
+from lakepulse_silver_processor.processor import ExpectationFailed, SilverProcessor
 from lakepulse_silver_processor.schemas import TABLES
 
 log = logging.getLogger(__name__)
 
 _TABLE_ORDER = {name: i for i, name in enumerate(TABLES)}  # parents before children
+_MAX_TRACE_LINKS = 32  # links from one silver.batch span to the bronze commits it folds in
 
 
 class ControlDeliveryError(LakePulseError):
     """A silver control event could not be delivered."""
+
+
+def error_kind(exc: BaseException) -> str:
+    """The ``kind`` label of ``lakepulse_silver_errors_total`` for what stopped the loop."""
+    if isinstance(exc, ExpectationFailed):
+        return "expectation_failed"
+    if isinstance(exc, ControlDeliveryError):
+        return "control_delivery"
+    if isinstance(exc, KafkaException):
+        return "kafka"
+    return "unexpected"
 
 
 def commit_event(stats: BatchStats, trace: TraceContext | None) -> ControlEvent:
@@ -90,6 +105,7 @@ class ControlLoop:
         topics: TopicNames,
         settings: SilverSettings,
         shutdown: Shutdown,
+        tracer: otel.Tracer | None = None,
     ) -> None:
         self.processor = processor
         self.consumer = consumer
@@ -97,14 +113,19 @@ class ControlLoop:
         self.topics = topics
         self.settings = settings
         self.shutdown = shutdown
+        self.tracer = tracer or otel.get_tracer(__name__)
         self._announced_pauses: set[str] = set()
         self._delivery_errors: list[str] = []
 
     def run(self) -> None:
-        self.consumer.subscribe([self.topics.control])
-        self.catch_up()
-        while not self.shutdown.requested:
-            self.poll_once()
+        try:
+            self.consumer.subscribe([self.topics.control])
+            self.catch_up()
+            while not self.shutdown.requested:
+                self.poll_once()
+        except Exception as exc:  # counted, then the service stops loudly
+            self.processor.metrics.errors.labels(error_kind(exc)).inc()
+            raise
 
     def catch_up(self) -> None:
         """Apply whatever bronze holds beyond each table's applied version (missed events, restarts)."""
@@ -122,12 +143,15 @@ class ControlLoop:
             return 0
         targets: dict[str, int] = {}
         traces: dict[str, TraceContext | None] = {}
+        triggers: dict[str, list[TraceContext]] = {}
         for message in messages:
             event = self._decode(message)
             if event is None or event.kind is not EventKind.COMMIT or event.layer is not Layer.BRONZE:
                 continue
             if event.table is None or event.delta_version is None or event.table not in TABLES:
                 continue
+            if event.trace is not None:
+                triggers.setdefault(event.table, []).append(event.trace)
             if event.delta_version > targets.get(event.table, -1):
                 targets[event.table] = event.delta_version
                 traces[event.table] = event.trace
@@ -135,24 +159,69 @@ class ControlLoop:
             if self.shutdown.requested:
                 log.info("shutdown: leaving control offsets uncommitted, events will come again")
                 return len(messages)
-            self.run_table(table, targets[table], traces[table])
+            self.run_table(table, targets[table], traces[table], links=triggers.get(table, ()))
         self._flush()
         self.consumer.commit(offsets=self._next_offsets(messages), asynchronous=False)
         return len(messages)
 
-    def run_table(self, table: str, version: int | None, trace: TraceContext | None) -> None:
+    def run_table(
+        self,
+        table: str,
+        version: int | None,
+        trace: TraceContext | None,
+        *,
+        links: Sequence[TraceContext] = (),
+    ) -> None:
+        """Apply ``table`` up to bronze ``version`` in a ``silver.batch`` span that continues ``trace``.
+
+        The span is a child of the triggering bronze commit's span and links to every other bronze
+        event folded into it; the silver commit events carry the span's own context onwards.
+        """
         if version is not None and version <= self.processor.applied_version(table):
             self.processor.metrics.duplicate_events.inc()
             log.info("bronze %s@%d already applied: duplicate event ignored", table, version)
             return
-        batches = self.processor.apply(table, version)
-        self._announce(batches, trace)
-        self._announce_pause(table)
-        if batches:
-            for child in children_of(table):
-                done = self.processor.applied_version(child)
-                if done >= 0:
-                    self._announce(self.processor.apply(child, done, retry_held=True), trace)
+        with self._batch_span(table, version, trace, links):
+            batches = self.processor.apply(table, version)
+            self._announce(batches, current_trace_context())
+            self._announce_pause(table)
+            if batches:
+                for child in children_of(table):
+                    done = self.processor.applied_version(child)
+                    if done >= 0:
+                        with self._batch_span(child, done, None, ()):
+                            retried = self.processor.apply(child, done, retry_held=True)
+                            self._announce(retried, current_trace_context())
+
+    @contextmanager
+    def _batch_span(
+        self, table: str, version: int | None, parent: TraceContext | None, links: Sequence[TraceContext]
+    ) -> Iterator[otel.Span]:
+        context = context_from_headers(parent.model_dump(exclude_none=True)) if parent else None
+        span_links = [
+            link
+            for link in (link_from_headers(t.model_dump(exclude_none=True)) for t in links if t != parent)
+            if link is not None
+        ]
+        attributes: dict[str, str | int] = {
+            "messaging.system": "kafka",
+            "messaging.destination.name": self.topics.control,
+            "messaging.operation.type": "process",
+            "lakepulse.layer": "silver",
+            "lakepulse.table": table,
+        }
+        if version is not None:
+            attributes["lakepulse.bronze_version"] = version
+        with (
+            self.tracer.start_as_current_span(
+                "silver.batch",
+                context=context,  # type: ignore[arg-type]
+                kind=otel.SpanKind.CONSUMER,
+                links=span_links[:_MAX_TRACE_LINKS],
+                attributes=attributes,
+            ) as span
+        ):
+            yield span
 
     def _announce(self, batches: Iterable[BatchStats], trace: TraceContext | None) -> None:
         for stats in batches:
@@ -181,8 +250,7 @@ class ControlLoop:
             errors, self._delivery_errors = self._delivery_errors, []
             raise ControlDeliveryError(f"{remaining} silver control events undelivered: {errors}")
 
-    @staticmethod
-    def _decode(message: Message) -> ControlEvent | None:
+    def _decode(self, message: Message) -> ControlEvent | None:
         error = message.error()
         if error is not None:
             if error.code() == KafkaError._PARTITION_EOF:
@@ -194,6 +262,7 @@ class ControlLoop:
         try:
             return ControlEvent.from_bytes(value)
         except ControlEventError as exc:
+            self.processor.metrics.errors.labels("undecodable_event").inc()
             log.warning(
                 "control message %s[%s]@%s ignored: %s",
                 message.topic(),

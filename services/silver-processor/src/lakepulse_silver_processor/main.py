@@ -6,6 +6,7 @@ import logging
 
 from prometheus_client import REGISTRY
 
+from lakepulse_common.commands import CommandListener, JobReporter
 from lakepulse_common.kafka import (
     create_admin,
     create_consumer,
@@ -17,8 +18,8 @@ from lakepulse_common.runtime import Heartbeater, Shutdown
 from lakepulse_common.spark import build_spark_session
 from lakepulse_common.telemetry import init_telemetry
 from lakepulse_common.topics import TopicNames
+from lakepulse_silver_processor.commands import CommandingLoop, SilverCommands
 from lakepulse_silver_processor.config import SERVICE_NAME, SilverProcessorSettings
-from lakepulse_silver_processor.consumer import ControlLoop
 from lakepulse_silver_processor.metrics import SilverMetrics
 from lakepulse_silver_processor.processor import SilverProcessor
 
@@ -36,12 +37,19 @@ def main() -> int:
     consumer = create_consumer(settings.kafka, SERVICE_NAME, settings.silver.consumer_group)
     heartbeater = Heartbeater(producer, topics, SERVICE_NAME, settings.heartbeat_interval_s)
     processor = SilverProcessor(spark, settings.lake_root, settings.silver, SilverMetrics(REGISTRY))
-    loop = ControlLoop(processor, consumer, producer, topics, settings.silver, shutdown)
+    listener = CommandListener(settings, SERVICE_NAME)
+    reporter = JobReporter(producer, topics, SERVICE_NAME)
+    commands = SilverCommands(
+        processor, producer, topics, reporter, listener, settings.silver.flush_timeout_s
+    )
+    loop = CommandingLoop(processor, consumer, producer, topics, settings.silver, shutdown, commands=commands)
     heartbeater.start()
+    listener.start()
     log.info("silver processor consuming %s as group %s", topics.control, settings.silver.consumer_group)
     try:
         loop.run()
     finally:
+        listener.stop()
         heartbeater.stop()
         consumer.close()
         producer.flush(settings.silver.flush_timeout_s)

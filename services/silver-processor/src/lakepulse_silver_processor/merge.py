@@ -15,8 +15,9 @@ Silver tables hold current rows only; the markers live in their own table.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, Row, SparkSession, Window
 from pyspark.sql import functions as F
 
 from lakepulse_common.storage import for_spark
@@ -104,14 +105,62 @@ def silver_rows(latest: DataFrame, columns: Sequence[str], bronze_version: int) 
     )
 
 
+def key_bound_columns(primary_key: Sequence[str]) -> list[Column]:
+    """Aggregates: per key column, the smallest and largest value of a MERGE source."""
+    return [
+        agg(F.col(k)).alias(f"_{side}_{i}")
+        for i, k in enumerate(primary_key)
+        for side, agg in (("lo", F.min), ("hi", F.max))
+    ]
+
+
+def key_bounds(row: Row, primary_key: Sequence[str]) -> dict[str, tuple[Any, Any]]:
+    """The key range from a row holding :func:`key_bound_columns` (empty for an empty source)."""
+    return {
+        k: (row[f"_lo_{i}"], row[f"_hi_{i}"])
+        for i, k in enumerate(primary_key)
+        if row[f"_lo_{i}"] is not None
+    }
+
+
+def merge_condition(primary_key: Sequence[str], bounds: dict[str, tuple[Any, Any]] | None = None) -> Column:
+    """Key equality, plus the source's key range on the target so Delta skips files by min/max stats.
+
+    The range is implied by the equality for every row that can match, so it changes no result; it
+    only tells the MERGE which target files cannot contain a matching key. With key-clustered files
+    (OPTIMIZE … ZORDER BY key) a batch of recent keys then reads and rewrites only the newest files.
+    Bounds are literals (``F.lit``), never SQL text built from data.
+    """
+    condition = F.lit(True)
+    for k in primary_key:
+        condition = condition & (F.col(f"t.`{k}`") == F.col(f"s.`{k}`"))
+    for k, (low, high) in (bounds or {}).items():
+        condition = condition & F.col(f"t.`{k}`").between(F.lit(low), F.lit(high))
+    return condition
+
+
 def merge_current(
-    spark: SparkSession, uri: str, source: DataFrame, primary_key: Sequence[str], columns: Sequence[str]
+    spark: SparkSession,
+    uri: str,
+    source: DataFrame,
+    primary_key: Sequence[str],
+    columns: Sequence[str],
+    bounds: dict[str, tuple[Any, Any]] | None = None,
+    *,
+    broadcast_source: bool = False,
 ) -> None:
-    """One MERGE: newer deletes delete, newer upserts update, unknown keys are inserted."""
+    """One MERGE: newer deletes delete, newer upserts update, unknown keys are inserted.
+
+    ``bounds`` (from :func:`key_bounds`) restricts the target scan to the source's key range.
+    ``broadcast_source`` (for batches known to be small) lets the MERGE find the touched files with a
+    broadcast join instead of shuffling the target's rows; the target itself is never broadcast.
+    """
     from delta.tables import DeltaTable
 
     target = DeltaTable.forPath(spark, for_spark(uri))
-    on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in primary_key)
+    on = merge_condition(primary_key, bounds)
+    if broadcast_source:
+        source = F.broadcast(source)
     assignments: dict[str, str | Column] = {f"`{c}`": f"s.`{c}`" for c in (*columns, *SILVER_META)}
     (
         target.alias("t")

@@ -13,6 +13,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
+from lakepulse_common.freshness import AgeGauge
+
 QUALITY_TABLE = "_quality"
 _BUCKETS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0)
 
@@ -134,6 +136,19 @@ class SilverMetrics:
             ["kind"],
             registry=registry,
         )
+        self.freshness_seconds = Gauge(
+            "lakepulse_silver_freshness_seconds",
+            "Now minus the source commit time of the newest change applied to a silver table",
+            ["table"],
+            registry=registry,
+        )
+        self.freshness = AgeGauge(self.freshness_seconds)
+        self.errors = Counter(
+            "lakepulse_silver_errors_total",
+            "Failures that stopped or disturbed the silver processor",
+            ["kind"],
+            registry=registry,
+        )
 
     def record(self, stats: BatchStats, rules: dict[str, str]) -> None:
         table = stats.table
@@ -145,3 +160,4 @@ class SilverMetrics:
             self.rule_failures.labels(table, rule, rules.get(rule, "quarantine")).inc(count)
         self.applied_version.labels(table).set(stats.bronze_version_to)
         self.batch_duration.labels(table).observe(stats.duration_s)
+        self.freshness.observe(table, stats.source_ts_ms_max)

@@ -173,7 +173,9 @@ class SilverProcessor:
         latest = merge.latest_per_key(accepted)
 
         counts = latest.agg(
-            F.sum(F.when(F.col("_op") == "d", 1).otherwise(0)).alias("deletes"), F.count("*").alias("all")
+            F.sum(F.when(F.col("_op") == "d", 1).otherwise(0)).alias("deletes"),
+            F.count("*").alias("all"),
+            *merge.key_bound_columns(schema.primary_key),
         ).first()
         assert counts is not None
         stats.deletes = int(counts["deletes"] or 0)
@@ -193,16 +195,28 @@ class SilverProcessor:
         if truncates:
             merge.truncate_current(self.spark, silver_uri, truncates[-1].lsn)
         source = merge.silver_rows(latest, columns, end)
+        bounds = merge.key_bounds(counts, schema.primary_key)
+        small = int(counts["all"]) <= self.settings.merge_broadcast_max_rows
         if end > start:
             before = lake.latest_version(self.spark, silver_uri)
             with lake.commit_markers(self.spark, app_id=app_id(table), txn_version=end):
-                merge.merge_current(self.spark, silver_uri, source, schema.primary_key, columns)
+                merge.merge_current(
+                    self.spark,
+                    silver_uri,
+                    source,
+                    schema.primary_key,
+                    columns,
+                    bounds,
+                    broadcast_source=small,
+                )
             if lake.latest_version(self.spark, silver_uri) == before:
                 # Nothing changed, so the MERGE committed nothing: record the range with an empty append.
                 empty = self.spark.createDataFrame([], lake.table_schema(self.spark, silver_uri))
                 lake.append_once(empty, silver_uri, app_id=app_id(table), txn_version=end)
         elif counts["all"]:
-            merge.merge_current(self.spark, silver_uri, source, schema.primary_key, columns)
+            merge.merge_current(
+                self.spark, silver_uri, source, schema.primary_key, columns, bounds, broadcast_source=small
+            )
         if held_stored is not None:
             released = held_stored.join(
                 evaluated.where(F.col("_held_rule").isNotNull()).select("_pk", "_source_lsn", "_source_seq"),
@@ -287,6 +301,7 @@ class SilverProcessor:
         log.error("silver %s paused: %s", table, "; ".join(problems))
         self.paused[table] = problems
         self.metrics.paused.labels(table).set(1)
+        self.metrics.errors.labels("table_paused").inc()
 
     def _maybe_optimize(self, table: str) -> None:
         every = self.settings.optimize_every_commits

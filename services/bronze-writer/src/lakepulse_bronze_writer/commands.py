@@ -1,0 +1,171 @@
+"""The bronze writer's side of the control plane: ``replay``, ``optimize`` and ``vacuum`` commands.
+
+A :class:`~lakepulse_common.commands.CommandListener` thread queues the commands addressed to
+``bronze-writer``; the service's main loop calls :meth:`BronzeCommands.run_pending` between its
+progress checks, so jobs run while the query streams. Every write holds the batch writer's lock:
+a job and a micro-batch never append to the same table, or announce, at the same time.
+
+Each job answers with ``job_progress`` events: ``running``, then ``succeeded`` or ``failed`` (with
+the reason), or ``cancelled`` when a cancel arrived before the job wrote anything. A command the
+service cannot carry out (bad parameters, unknown table, an action it does not own) fails the job and
+the service goes on; any other error fails the job and then stops the service loudly.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import date
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+from lakepulse_bronze_writer import delta_io
+from lakepulse_bronze_writer.config import BronzeWriterSettings
+from lakepulse_bronze_writer.control import Announcer
+from lakepulse_bronze_writer.replay import CommandRejectedError, Replayer, ReplayRequest
+from lakepulse_common.commands import CommandListener, JobReporter, JobState
+from lakepulse_common.control_events import Command, CommandAction
+from lakepulse_common.storage import for_spark, table_uri, validate_table_name
+
+log = logging.getLogger(__name__)
+
+# Delta refuses a shorter VACUUM retention unless its safety check is switched off session-wide.
+DELTA_MIN_RETAIN_HOURS = 168.0
+
+
+class JobCancelledError(Exception):
+    """The job was cancelled at a safe point, before it wrote anything."""
+
+
+class BronzeCommands:
+    """Executes the bronze writer's commands, one at a time, serialised with the stream's batches."""
+
+    def __init__(
+        self,
+        spark: SparkSession,
+        settings: BronzeWriterSettings,
+        announcer: Announcer,
+        lock: threading.Lock,
+        reporter: JobReporter,
+        listener: CommandListener | None = None,
+    ) -> None:
+        self.spark = spark
+        self.settings = settings
+        self.announcer = announcer
+        self.lock = lock
+        self.reporter = reporter
+        self.listener = listener
+        self.replayer = Replayer(spark, settings)
+
+    def run_pending(self) -> int:
+        """Run every command the listener has queued; returns how many were handled."""
+        if self.listener is None:
+            return 0
+        handled = 0
+        while True:
+            command, cancelled = self.listener.take()
+            if command is None:
+                return handled
+            self.handle(command, cancelled=cancelled)
+            self.listener.finished(command)  # not reached when handle() re-raises: re-delivered
+            handled += 1
+
+    def handle(self, command: Command, *, cancelled: bool = False) -> JobState:
+        """Run one command and report its outcome; unexpected errors are reported, then re-raised."""
+        job = command.job_id
+        if cancelled:
+            self.reporter.report(job, JobState.CANCELLED, 0.0, "cancelled before it started")
+            return JobState.CANCELLED
+        log.info("job %s: %s %s", job, command.action.value, command.params)
+        self.reporter.report(job, JobState.RUNNING, 0.0, f"{command.action.value} started")
+        try:
+            message = self.execute(command)
+        except JobCancelledError as exc:
+            self.reporter.report(job, JobState.CANCELLED, 0.0, str(exc))
+            return JobState.CANCELLED
+        except CommandRejectedError as exc:
+            log.warning("job %s rejected: %s", job, exc)
+            self.reporter.report(job, JobState.FAILED, 0.0, str(exc))
+            return JobState.FAILED
+        except Exception as exc:
+            self.reporter.report(job, JobState.FAILED, 0.0, f"{type(exc).__name__}: {exc}")
+            raise
+        self.reporter.report(job, JobState.SUCCEEDED, 1.0, message)
+        return JobState.SUCCEEDED
+
+    def execute(self, command: Command) -> str:
+        if command.action is CommandAction.REPLAY:
+            return self.replay(command)
+        if command.action in (CommandAction.OPTIMIZE, CommandAction.VACUUM):
+            return self.maintain(command)
+        raise CommandRejectedError(f"bronze-writer does not handle {command.action.value!r} commands")
+
+    def _check_cancel(self, job_id: str) -> None:
+        if self.listener is not None and self.listener.is_cancelled(job_id):
+            raise JobCancelledError("cancelled before any row was written")
+
+    def replay(self, command: Command) -> str:
+        request = ReplayRequest.from_params(command.params, self.replayer.topics)
+        result = self.replayer.plan(request)
+        self._check_cancel(command.job_id)
+        self.reporter.report(command.job_id, JobState.RUNNING, 0.1, f"replaying {result.replayed}")
+        with self.lock:
+            written = self.replayer.write(command.job_id, request, result)
+            if written:
+                self.announcer.announce(written)
+        return result.summary()
+
+    def maintain(self, command: Command) -> str:
+        tables = _tables_param(command.params)
+        uris = {table: table_uri(self.settings.lake_root, "bronze", table) for table in tables}
+        unknown = [t for t, uri in uris.items() if not delta_io.table_exists(self.spark, uri)]
+        if unknown:
+            raise CommandRejectedError(f"unknown table(s) {', '.join('bronze.' + t for t in unknown)}")
+        hours = _retain_hours(command.params) if command.action is CommandAction.VACUUM else None
+        done: list[str] = []
+        for table, uri in uris.items():
+            self._check_cancel(command.job_id)
+            with self.lock:
+                if hours is None:
+                    # Every partition: the stream's own compaction only touches recent ones.
+                    delta_io.compact(self.spark, uri, date.min.isoformat())
+                else:
+                    _vacuum(self.spark, uri, hours)
+                self.announcer.announce([table])
+            done.append(table)
+        verb = "optimized" if hours is None else f"vacuumed (retain {hours:g} h)"
+        return f"{verb}: {', '.join('bronze.' + t for t in done)}"
+
+
+def _tables_param(params: dict[str, Any]) -> list[str]:
+    layer = params.get("layer", "bronze")
+    if layer != "bronze":
+        raise CommandRejectedError(f"bronze-writer maintains the bronze layer, not {layer!r}")
+    tables = params.get("tables")
+    if not isinstance(tables, list) or not tables or not all(isinstance(t, str) for t in tables):
+        raise CommandRejectedError("params.tables must be a non-empty list of bronze table names")
+    for table in tables:
+        try:
+            validate_table_name(table)
+        except ValueError as exc:
+            raise CommandRejectedError(str(exc)) from exc
+    return list(dict.fromkeys(tables))
+
+
+def _retain_hours(params: dict[str, Any]) -> float:
+    raw = params.get("retain_hours", DELTA_MIN_RETAIN_HOURS)
+    if not isinstance(raw, int | float) or isinstance(raw, bool):
+        raise CommandRejectedError("params.retain_hours must be a number of hours")
+    if raw < DELTA_MIN_RETAIN_HOURS:
+        raise CommandRejectedError(
+            f"retain_hours {raw} is below Delta's {DELTA_MIN_RETAIN_HOURS:g} h safety minimum"
+        )
+    return float(raw)
+
+
+def _vacuum(spark: SparkSession, uri: str, hours: float) -> None:
+    from delta.tables import DeltaTable
+
+    DeltaTable.forPath(spark, for_spark(uri)).vacuum(hours)
+    log.info("vacuumed %s (retain %g h)", uri, hours)
