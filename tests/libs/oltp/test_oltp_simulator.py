@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import random
+import re
 import threading
 
 import pytest
 
 from lakepulse_common.runtime import Shutdown
 from lakepulse_common.settings import LakePulseSettings
+from lakepulse_oltp.database import connect
 from lakepulse_oltp.errors import InvalidWorkloadError
 from lakepulse_oltp.simulator import simulate
+from lakepulse_oltp.simulator.operations import SCHEMA_CHANGE_SQL, Transaction, WorkloadContext
 from lakepulse_oltp.simulator.patterns import (
     BULK_MIX,
     BULK_SCHEMA_CHANGE_MIX,
@@ -19,9 +23,13 @@ from lakepulse_oltp.simulator.patterns import (
     Pattern,
     release_offsets,
 )
+from lakepulse_oltp.simulator.prepared import GENERIC_PLANS, PreparedStatements
+from lakepulse_oltp.simulator.runner import _maxima
 from tests.libs.oltp.conftest import rows, scalar
 
 RATE_TOLERANCE = 0.10
+# The tables that grow with the workload; the small ones may legitimately be scanned at the test scale.
+FULL_SCAN_OF_A_BIG_TABLE = re.compile(r"Seq Scan on (orders|order_lines)\b")
 
 INTEGRITY_CHECKS = {
     "orders without lines": """SELECT count(*) FROM sales.orders o
@@ -81,6 +89,8 @@ def test_trickle_runs_every_operation_kind_and_the_schema_change(seeded_database
     assert result.counts[SCHEMA_CHANGE] == 1
     assert result.rate_deviation <= RATE_TOLERANCE, result
     assert not result.interrupted and result.missed == 0
+    per_second = [sum(result.profile[i : i + 4]) for i in range(0, 16, 4)]
+    assert all(110 <= n <= 190 for n in per_second), per_second  # steady, not bunched: 150/s ± 25 %
     assert_integrity(seeded_database)
     columns = rows(
         seeded_database,
@@ -131,3 +141,56 @@ def test_shutdown_stops_between_transactions(seeded_database: LakePulseSettings)
     assert result.interrupted
     assert 100 <= result.transactions <= 400 and result.elapsed_s < 5
     assert_integrity(seeded_database)
+
+
+@pytest.mark.unit
+def test_prepared_statements_have_no_parameterised_limit() -> None:
+    """A generic plan guesses a ``LIMIT $1`` at a tenth of the table and hash-joins all of it."""
+    ctx = WorkloadContext(100, 100, 100, 100, 2000, ["short"], ["long"])
+    ctx.schema_changed.set()
+    rng = random.Random(1)
+    for kind, (operation, _) in {**SINGLE_MIX, **SCHEMA_CHANGE_MIX}.items():
+        for _ in range(12):
+            for statement in operation(rng, ctx).statements:
+                assert not re.search(r"(LIMIT|OFFSET)\s+%\(", statement), kind
+
+
+@pytest.mark.integration
+def test_prepared_statements_plan_every_single_row_operation_by_index(
+    seeded_database: LakePulseSettings,
+) -> None:
+    """A generic plan is made once per connection; a bad one would cost a table scan per transaction."""
+    conn = connect(seeded_database, autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(SCHEMA_CHANGE_SQL)
+            cur.execute(GENERIC_PLANS)
+            prepared = PreparedStatements(cur, prefix="plan_check")
+            ctx = WorkloadContext.build(8, _maxima(seeded_database), 2000)
+            ctx.schema_changed.set()
+
+            seen: set[str] = set()
+
+            def generic_plans(transaction: Transaction) -> list[str]:
+                seen.update(transaction.statements)
+                plans = []
+                for execute in prepared.query(transaction).split(";\n"):
+                    cur.execute(f"EXPLAIN {execute}", transaction.params)
+                    plans.append("\n".join(row[0] for row in cur.fetchall()))
+                return plans
+
+            rng = random.Random(9)
+            for kind, (operation, _) in {**SINGLE_MIX, **SCHEMA_CHANGE_MIX}.items():
+                for _ in range(12):  # every variant of the statement texts
+                    for plan in generic_plans(operation(rng, ctx)):
+                        assert not FULL_SCAN_OF_A_BIG_TABLE.search(plan), (kind, plan)
+            # One PREPARE per distinct text, and a repeated placeholder is one parameter.
+            cur.execute("SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'plan_check%'")
+            assert cur.fetchone() == (len(seen),)
+            cur.execute(
+                "SELECT parameter_types::text FROM pg_prepared_statements"
+                " WHERE statement LIKE '%THEN h.target_stock_level%'"
+            )
+            assert cur.fetchall() == [("{integer,integer[]}",)]  # discrepancy (used 3 times), lock_items
+    finally:
+        conn.close()

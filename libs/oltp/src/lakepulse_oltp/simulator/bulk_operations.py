@@ -1,7 +1,7 @@
 """Bulk transactions: few of them, each touching about ``bulk_rows`` rows (an import, a price list).
 
-Like the single operations, each is one statement (or one multi-statement string) that PostgreSQL
-applies atomically.
+Like the single operations, each is a :class:`Transaction` of one or a few statements that
+PostgreSQL applies atomically in one round trip.
 """
 
 from __future__ import annotations
@@ -13,18 +13,18 @@ from lakepulse_oltp.simulator.operations import (
     LOCK_HOLDINGS,
     LOYALTY_TIERS,
     NOW,
-    PICK_SQL,
-    Statement,
+    STOCK_TAKE_SQL,
+    Transaction,
     WorkloadContext,
     business_date,
+    pick_sql,
     price_sql,
-    stock_take_sql,
 )
 
 ROWS_PER_ORDER = 4.5  # the order itself plus 3.5 lines on average
 
 
-def bulk_place_orders(rng: random.Random, ctx: WorkloadContext) -> Statement:
+def bulk_place_orders(rng: random.Random, ctx: WorkloadContext) -> Transaction:
     """A batch import of orders: ids are drawn from the sequence inside the statement, once."""
     n_orders = max(1, round(ctx.bulk_rows / ROWS_PER_ORDER))
     line_order, line_items, line_outers = [], [], []
@@ -34,8 +34,7 @@ def bulk_place_orders(rng: random.Random, ctx: WorkloadContext) -> Statement:
             line_items.append(item)
             line_outers.append(rng.randint(1, 4))
     day = business_date()
-    sql = f"""{LOCK_HOLDINGS}
-WITH ids AS (
+    sql = f"""WITH ids AS (
     SELECT n, nextval(pg_get_serial_sequence('sales.orders', 'order_id')) AS order_id
     FROM generate_series(1, %(n_orders)s) AS n),
 new_orders AS (
@@ -60,52 +59,64 @@ FROM (SELECT v.stock_item_id, sum(si.quantity_per_outer * v.outers) AS quantity
       FROM unnest(%(line_items)s::int[], %(line_outers)s::int[]) AS v(stock_item_id, outers)
       JOIN warehouse.stock_items si USING (stock_item_id) GROUP BY v.stock_item_id) d
 WHERE h.stock_item_id = d.stock_item_id"""
-    return sql, {
-        "lock_items": sorted(set(line_items)),
-        "n_orders": n_orders,
-        "day": day,
-        "delivery": next_weekday(day),
-        "customers": [rng.randint(1, ctx.max_customer_id) for _ in range(n_orders)],
-        "salespeople": [rng.choice(SALESPERSON_IDS) for _ in range(n_orders)],
-        "pos": [str(rng.randint(10000, 99999)) for _ in range(n_orders)],
-        "line_order": line_order,
-        "line_items": line_items,
-        "line_outers": line_outers,
-    }
+    return Transaction(
+        (LOCK_HOLDINGS, sql),
+        {
+            "lock_items": sorted(set(line_items)),
+            "n_orders": n_orders,
+            "day": day,
+            "delivery": next_weekday(day),
+            "customers": [rng.randint(1, ctx.max_customer_id) for _ in range(n_orders)],
+            "salespeople": [rng.choice(SALESPERSON_IDS) for _ in range(n_orders)],
+            "pos": [str(rng.randint(10000, 99999)) for _ in range(n_orders)],
+            "line_order": line_order,
+            "line_items": line_items,
+            "line_outers": line_outers,
+        },
+    )
 
 
-def bulk_complete_picking(_rng: random.Random, ctx: WorkloadContext) -> Statement:
+def bulk_complete_picking(_rng: random.Random, ctx: WorkloadContext) -> Transaction:
     """A picking wave: the oldest waiting orders and all their lines."""
-    return PICK_SQL, {"orders": max(1, round(ctx.bulk_rows / ROWS_PER_ORDER))}
+    return Transaction((pick_sql("%(orders)s"),), {"orders": max(1, round(ctx.bulk_rows / ROWS_PER_ORDER))})
 
 
-def bulk_price_change(rng: random.Random, ctx: WorkloadContext) -> Statement:
+def bulk_price_change(rng: random.Random, ctx: WorkloadContext) -> Transaction:
     """A new price list for a slice of the catalogue."""
     count = min(ctx.bulk_rows, ctx.max_stock_item_id)
     items = sorted(rng.sample(range(1, ctx.max_stock_item_id + 1), count))
-    return price_sql("stock_item_id = ANY(%(items)s)"), {
-        "items": items,
-        "factor": round(rng.uniform(0.97, 1.06), 4),
-    }
+    return Transaction(
+        (price_sql("stock_item_id = ANY(%(items)s)"),),
+        {
+            "items": items,
+            "factor": round(rng.uniform(0.97, 1.06), 4),
+        },
+    )
 
 
-def bulk_stock_take(rng: random.Random, ctx: WorkloadContext) -> Statement:
+def bulk_stock_take(rng: random.Random, ctx: WorkloadContext) -> Transaction:
     """A full recount of a slice of the warehouse."""
     count = min(ctx.bulk_rows, ctx.max_stock_item_id)
-    return stock_take_sql(), {
-        "lock_items": sorted(rng.sample(range(1, ctx.max_stock_item_id + 1), count)),
-        "discrepancy": rng.randint(-3, 3),
-    }
+    return Transaction(
+        STOCK_TAKE_SQL,
+        {
+            "lock_items": sorted(rng.sample(range(1, ctx.max_stock_item_id + 1), count)),
+            "discrepancy": rng.randint(-3, 3),
+        },
+    )
 
 
-def bulk_set_loyalty_tier(rng: random.Random, ctx: WorkloadContext) -> Statement:
+def bulk_set_loyalty_tier(rng: random.Random, ctx: WorkloadContext) -> Transaction:
     """After the schema change: a loyalty campaign assigns a tier to a slice of the customers."""
     count = min(ctx.bulk_rows, ctx.max_customer_id)
     sql = (
         f"UPDATE sales.customers SET loyalty_tier = %(tier)s, last_edited_when = {NOW}"
         " WHERE customer_id = ANY(%(ids)s)"
     )
-    return sql, {
-        "tier": rng.choice(LOYALTY_TIERS),
-        "ids": sorted(rng.sample(range(1, ctx.max_customer_id + 1), count)),
-    }
+    return Transaction(
+        (sql,),
+        {
+            "tier": rng.choice(LOYALTY_TIERS),
+            "ids": sorted(rng.sample(range(1, ctx.max_customer_id + 1), count)),
+        },
+    )

@@ -2,11 +2,15 @@
 
 The calling thread is the dispatcher: it releases tickets (operation kind + a per-ticket seed) at the
 pattern's times into a queue; worker threads, each with its own autocommit connection, turn a ticket
-into one atomic round trip. SIGINT/SIGTERM (or ``shutdown.request()``) stop the dispatcher; workers
-finish the transaction in hand and exit, so nothing is half-applied. Tickets not started within a second of
-the run's end are dropped and reported as ``missed`` — the achieved rate then honestly falls short.
-Deadlocks and serialization failures are retried (the statement was rolled back as a whole); any
-other database error stops the run loudly.
+into one atomic round trip (single-row operations as prepared statements, see ``prepared``). The
+schedule is absolute — ticket *k* is due ``k / rate`` seconds after the start — so a stall (a
+checkpoint, a busy machine) is caught up afterwards instead of lowering the rate of the whole run.
+psycopg2 releases the GIL while a statement is on the server, so threads are enough on the client.
+SIGINT/SIGTERM (or ``shutdown.request()``) stop the dispatcher; workers finish the transaction in hand
+and exit, so nothing is half-applied. Tickets not started within a second of the run's end are dropped
+and reported as ``missed`` — the achieved rate then honestly falls short. Deadlocks and serialization
+failures are retried (the statement was rolled back as a whole); any other database error stops the
+run loudly.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg2
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
@@ -38,6 +43,7 @@ from lakepulse_oltp.simulator.patterns import (
     peak_rate,
     release_offsets,
 )
+from lakepulse_oltp.simulator.prepared import GENERIC_PLANS, PreparedStatements, plain_query
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +122,9 @@ class _Run:
 
     def __init__(self, settings: LakePulseSettings, ctx: WorkloadContext, pattern: Pattern, deadline: float):
         self.settings, self.ctx, self.pattern, self.deadline = settings, ctx, pattern, deadline
+        self.operations = operation_mix(pattern, schema_changed=True)  # every kind a ticket can name
+        # Bulk transactions are few and large: planning them for their actual arguments is worth it.
+        self.prepare = pattern is not Pattern.BULK
         self.tickets: queue.Queue[tuple[str, int] | None] = queue.Queue()  # None: stop
         self.lock = threading.Lock()
         self.counts: Counter[str] = Counter()
@@ -129,6 +138,10 @@ class _Run:
         conn = connect(self.settings, autocommit=True)
         try:
             with conn.cursor() as cur:
+                render = plain_query
+                if self.prepare:
+                    cur.execute(GENERIC_PLANS)
+                    render = PreparedStatements(cur).query
                 while True:
                     ticket = self.tickets.get()
                     if ticket is None or self.failed.is_set():
@@ -138,18 +151,19 @@ class _Run:
                             self.missed += 1
                         continue
                     kind, ticket_seed = ticket
-                    self._execute(cur, kind, ticket_seed)
+                    transaction = self.operations[kind][0](random.Random(ticket_seed), self.ctx)  # noqa: S311
+                    self._execute(cur, kind, render(transaction), transaction.params)
         except BaseException as exc:  # recorded and re-raised by the dispatcher
             self.error = exc
             self.failed.set()
         finally:
             conn.close()
 
-    def _execute(self, cur: psycopg2.extensions.cursor, kind: str, ticket_seed: int) -> None:
-        operation = operation_mix(self.pattern, self.ctx.schema_changed.is_set())[kind][0]
-        sql, params = operation(random.Random(ticket_seed), self.ctx)  # noqa: S311 - workload data
+    def _execute(
+        self, cur: psycopg2.extensions.cursor, kind: str, query: str, params: dict[str, Any]
+    ) -> None:
         try:
-            cur.execute(sql, params)  # the common case: no conflict, no retry machinery
+            cur.execute(query, params)  # the common case: no conflict, no retry machinery
         except RETRYABLE:
             for attempt in Retrying(
                 retry=retry_if_exception_type(RETRYABLE),
@@ -160,7 +174,7 @@ class _Run:
                 with attempt:
                     with self.lock:
                         self.retries += 1
-                    cur.execute(sql, params)
+                    cur.execute(query, params)
         with self.lock:
             self.counts[kind] += 1
             self.completions.append(time.monotonic())
