@@ -111,8 +111,11 @@ def demo_command(
     duration: Annotated[float, typer.Option(help="seconds of simulated workload")] = 60.0,
     rate: Annotated[float, typer.Option(help="trickle rate, transactions/s (the burst runs at 4x)")] = 50.0,
     snapshot_timeout: Annotated[
-        float, typer.Option(help="seconds to wait for the snapshot to reach gold")
-    ] = 900,
+        float,
+        typer.Option(
+            help="seconds to wait for the snapshot to reach gold (scale 1.0 took ~15 min on 2 cores)"
+        ),
+    ] = 1800,
 ) -> None:
     """Run the whole pipeline on the local stack with a live view."""
     settings = LakePulseSettings()
