@@ -89,6 +89,8 @@ class ControlWatcher(threading.Thread):
         self.view = PipelineView()
         self.lock = threading.Lock()
         self.events_seen = 0
+        # Heartbeats arrive every few seconds whatever happens: "the pipeline went quiet" is about commits.
+        self.commits_seen = 0
         self._stop_event = threading.Event()
         self._consumer = create_consumer(
             settings.kafka,
@@ -112,6 +114,8 @@ class ControlWatcher(threading.Thread):
                     with self.lock:
                         self.view.apply(event)
                         self.events_seen += 1
+                        if event.kind is EventKind.COMMIT:
+                            self.commits_seen += 1
         finally:
             self._consumer.close()
 

@@ -90,14 +90,17 @@ class _Rates:
 def _wait_for_gold(
     watcher: ControlWatcher, live: Live, rates: _Rates, timeout_s: float, quiet_s: float
 ) -> bool:
-    """Until gold committed and no layer committed for ``quiet_s`` (the backlog is drained)."""
+    """Until gold committed and no layer committed for ``quiet_s`` (the backlog is drained).
+
+    Only commits count: heartbeats keep arriving from idle services.
+    """
     deadline = time.monotonic() + timeout_s
     last_events, last_change = -1, time.monotonic()
     while time.monotonic() < deadline:
         with watcher.lock:
             live.update(render(watcher.view, rates.update(watcher.view), "initial snapshot → gold"))
             has_gold = bool(watcher.view.of_layer("gold"))
-            events = watcher.events_seen
+            events = watcher.commits_seen
         if events != last_events:
             last_events, last_change = events, time.monotonic()
         if has_gold and time.monotonic() - last_change > quiet_s:
