@@ -2,7 +2,15 @@
 
 import pytest
 
-from lakepulse_common.commands import CommandListener, JobReporter, JobState
+from lakepulse_common.commands import (
+    DELTA_MIN_RETAIN_HOURS,
+    CommandListener,
+    CommandRejectedError,
+    JobReporter,
+    JobState,
+    maintained_tables,
+    retain_hours,
+)
 from lakepulse_common.control_events import Command, CommandAction, ControlEvent, EventKind
 from lakepulse_common.kafka import (
     create_admin,
@@ -111,3 +119,25 @@ def test_an_unfinished_command_is_delivered_again_after_a_restart(settings):
         assert wait_for(lambda: done.take()[0], 30, "the next command") == marker  # nothing older
     finally:
         done.stop()
+
+
+@pytest.mark.unit
+def test_maintenance_parameters_are_checked_the_same_way_by_every_service() -> None:
+
+    assert maintained_tables({"tables": ["orders", "orders", "customers"]}, "silver") == [
+        "orders",
+        "customers",
+    ]
+    assert retain_hours({}) == DELTA_MIN_RETAIN_HOURS
+    assert retain_hours({"retain_hours": 200}) == 200.0
+    for params, layer in [
+        ({"tables": ["orders"], "layer": "gold"}, "silver"),
+        ({"tables": []}, "bronze"),
+        ({"tables": ["../etc"]}, "bronze"),
+        ({"tables": "orders"}, "bronze"),
+    ]:
+        with pytest.raises(CommandRejectedError):
+            maintained_tables(params, layer)
+    for bad in (1, True, "168"):
+        with pytest.raises(CommandRejectedError):
+            retain_hours({"retain_hours": bad})

@@ -20,13 +20,12 @@ from lakepulse_bronze_writer.config import BronzeWriterSettings
 from lakepulse_bronze_writer.delta_io import latest_version
 from lakepulse_bronze_writer.envelope import QUARANTINE_TABLE
 from lakepulse_bronze_writer.replay import (
-    CommandRejectedError,
     ReplayRequest,
     clip_to_stream,
     stream_positions,
 )
 from lakepulse_bronze_writer.stream import BronzeStream
-from lakepulse_common.commands import CommandListener, JobReporter
+from lakepulse_common.commands import CommandListener, CommandRejectedError, JobReporter
 from lakepulse_common.control_events import Command, CommandAction, ControlEvent, EventKind
 from lakepulse_common.kafka import create_admin, create_consumer, ensure_topics, platform_topics
 from lakepulse_common.settings import LakePulseSettings

@@ -12,13 +12,15 @@ import logging
 import threading
 from collections.abc import Callable
 from enum import StrEnum
+from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from lakepulse_common.control_events import Command, CommandAction, ControlEvent, EventKind
-from lakepulse_common.errors import ControlEventError
+from lakepulse_common.errors import ControlEventError, LakePulseError
 from lakepulse_common.kafka import create_consumer
 from lakepulse_common.settings import LakePulseSettings
+from lakepulse_common.storage import validate_table_name
 from lakepulse_common.topics import TopicNames
 
 log = logging.getLogger(__name__)
@@ -142,3 +144,41 @@ class CommandListener(threading.Thread):
     def stop(self) -> None:
         self._stop_event.set()
         self.join(timeout=5)
+
+
+# --- parameters every maintenance handler checks the same way ----------------------------------------
+
+DELTA_MIN_RETAIN_HOURS = 168.0  # Delta's retentionDurationCheck minimum: a shorter VACUUM can break readers
+
+
+class CommandRejectedError(LakePulseError):
+    """A command the service cannot carry out as asked (bad parameters, unknown table): the job fails,
+    the service goes on."""
+
+
+def maintained_tables(params: dict[str, Any], layer: str) -> list[str]:
+    """``params.tables`` (distinct, validated names) of a maintenance command for ``layer``."""
+    asked = params.get("layer", layer)
+    if asked != layer:
+        raise CommandRejectedError(f"this service maintains the {layer} layer, not {asked!r}")
+    tables = params.get("tables")
+    if not isinstance(tables, list) or not tables or not all(isinstance(t, str) for t in tables):
+        raise CommandRejectedError(f"params.tables must be a non-empty list of {layer} table names")
+    for table in tables:
+        try:
+            validate_table_name(table)
+        except ValueError as exc:
+            raise CommandRejectedError(str(exc)) from exc
+    return list(dict.fromkeys(tables))
+
+
+def retain_hours(params: dict[str, Any]) -> float:
+    """``params.retain_hours`` of a vacuum, never below :data:`DELTA_MIN_RETAIN_HOURS`."""
+    raw = params.get("retain_hours", DELTA_MIN_RETAIN_HOURS)
+    if not isinstance(raw, int | float) or isinstance(raw, bool):
+        raise CommandRejectedError("params.retain_hours must be a number of hours")
+    if raw < DELTA_MIN_RETAIN_HOURS:
+        raise CommandRejectedError(
+            f"retain_hours {raw} is below Delta's {DELTA_MIN_RETAIN_HOURS:g} h safety minimum"
+        )
+    return float(raw)

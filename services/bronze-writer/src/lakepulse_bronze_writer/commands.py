@@ -16,22 +16,27 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import date
-from typing import Any
 
 from pyspark.sql import SparkSession
 
 from lakepulse_bronze_writer import delta_io
 from lakepulse_bronze_writer.config import BronzeWriterSettings
 from lakepulse_bronze_writer.control import Announcer
-from lakepulse_bronze_writer.replay import CommandRejectedError, Replayer, ReplayRequest
-from lakepulse_common.commands import CommandListener, JobReporter, JobState
+from lakepulse_bronze_writer.replay import Replayer, ReplayRequest
+from lakepulse_common.commands import (
+    CommandListener,
+    CommandRejectedError,
+    JobReporter,
+    JobState,
+    maintained_tables,
+    retain_hours,
+)
 from lakepulse_common.control_events import Command, CommandAction
-from lakepulse_common.storage import for_spark, table_uri, validate_table_name
+from lakepulse_common.storage import for_spark, table_uri
 
 log = logging.getLogger(__name__)
 
 # Delta refuses a shorter VACUUM retention unless its safety check is switched off session-wide.
-DELTA_MIN_RETAIN_HOURS = 168.0
 
 
 class JobCancelledError(Exception):
@@ -117,12 +122,12 @@ class BronzeCommands:
         return result.summary()
 
     def maintain(self, command: Command) -> str:
-        tables = _tables_param(command.params)
+        tables = maintained_tables(command.params, "bronze")
         uris = {table: table_uri(self.settings.lake_root, "bronze", table) for table in tables}
         unknown = [t for t, uri in uris.items() if not delta_io.table_exists(self.spark, uri)]
         if unknown:
             raise CommandRejectedError(f"unknown table(s) {', '.join('bronze.' + t for t in unknown)}")
-        hours = _retain_hours(command.params) if command.action is CommandAction.VACUUM else None
+        hours = retain_hours(command.params) if command.action is CommandAction.VACUUM else None
         done: list[str] = []
         for table, uri in uris.items():
             self._check_cancel(command.job_id)
@@ -136,32 +141,6 @@ class BronzeCommands:
             done.append(table)
         verb = "optimized" if hours is None else f"vacuumed (retain {hours:g} h)"
         return f"{verb}: {', '.join('bronze.' + t for t in done)}"
-
-
-def _tables_param(params: dict[str, Any]) -> list[str]:
-    layer = params.get("layer", "bronze")
-    if layer != "bronze":
-        raise CommandRejectedError(f"bronze-writer maintains the bronze layer, not {layer!r}")
-    tables = params.get("tables")
-    if not isinstance(tables, list) or not tables or not all(isinstance(t, str) for t in tables):
-        raise CommandRejectedError("params.tables must be a non-empty list of bronze table names")
-    for table in tables:
-        try:
-            validate_table_name(table)
-        except ValueError as exc:
-            raise CommandRejectedError(str(exc)) from exc
-    return list(dict.fromkeys(tables))
-
-
-def _retain_hours(params: dict[str, Any]) -> float:
-    raw = params.get("retain_hours", DELTA_MIN_RETAIN_HOURS)
-    if not isinstance(raw, int | float) or isinstance(raw, bool):
-        raise CommandRejectedError("params.retain_hours must be a number of hours")
-    if raw < DELTA_MIN_RETAIN_HOURS:
-        raise CommandRejectedError(
-            f"retain_hours {raw} is below Delta's {DELTA_MIN_RETAIN_HOURS:g} h safety minimum"
-        )
-    return float(raw)
 
 
 def _vacuum(spark: SparkSession, uri: str, hours: float) -> None:

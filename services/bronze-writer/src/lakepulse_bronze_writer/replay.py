@@ -46,7 +46,7 @@ from lakepulse_bronze_writer.layout import DATA_LAYOUT, HEARTBEATS_LAYOUT, TRANS
 from lakepulse_bronze_writer.quarantine import quarantine_frame
 from lakepulse_bronze_writer.stats import BatchStats, aggregate
 from lakepulse_bronze_writer.stream import kafka_source_options
-from lakepulse_common.errors import LakePulseError
+from lakepulse_common.commands import CommandRejectedError
 from lakepulse_common.kafka import create_consumer
 from lakepulse_common.storage import table_uri
 from lakepulse_common.telemetry import inject_trace_headers
@@ -56,10 +56,6 @@ log = logging.getLogger(__name__)
 
 POSITION = ["_topic", "_partition", "_offset"]
 OffsetRanges = dict[int, tuple[int, int]]  # partition -> [start, end)
-
-
-class CommandRejectedError(LakePulseError):
-    """A command this service cannot carry out as asked (bad parameters, unknown table): the job fails."""
 
 
 def replay_app_id(job_id: str) -> str:

@@ -16,7 +16,14 @@ from typing import Any
 
 from confluent_kafka import Producer
 
-from lakepulse_common.commands import CommandListener, JobReporter, JobState
+from lakepulse_common.commands import (
+    CommandListener,
+    CommandRejectedError,
+    JobReporter,
+    JobState,
+    maintained_tables,
+    retain_hours,
+)
 from lakepulse_common.control_events import (
     Command,
     CommandAction,
@@ -27,7 +34,7 @@ from lakepulse_common.control_events import (
     TraceContext,
 )
 from lakepulse_common.errors import LakePulseError
-from lakepulse_common.storage import for_spark, validate_table_name
+from lakepulse_common.storage import for_spark
 from lakepulse_common.topics import TopicNames
 from lakepulse_silver_processor import lake
 from lakepulse_silver_processor.config import SERVICE_NAME
@@ -39,11 +46,6 @@ from lakepulse_silver_processor.schemas import TABLES
 log = logging.getLogger(__name__)
 
 # Delta refuses a shorter VACUUM retention unless its safety check is switched off session-wide.
-DELTA_MIN_RETAIN_HOURS = 168.0
-
-
-class CommandRejectedError(LakePulseError):
-    """A command this service cannot carry out as asked: the job fails, the service goes on."""
 
 
 class JobCancelledError(Exception):
@@ -197,11 +199,11 @@ class SilverCommands:
     # --- maintenance -----------------------------------------------------------------------------
 
     def maintain(self, command: Command) -> str:
-        tables = _maintained_tables(command.params)
+        tables = maintained_tables(command.params, "silver")
         unknown = [t for t in tables if not lake.table_exists(self.processor.spark, self.processor.uri(t))]
         if unknown:
             raise CommandRejectedError(f"unknown table(s) {', '.join('silver.' + t for t in unknown)}")
-        hours = _retain_hours(command.params) if command.action is CommandAction.VACUUM else None
+        hours = retain_hours(command.params) if command.action is CommandAction.VACUUM else None
         done: list[str] = []
         for table in tables:
             self._check_cancel(command.job_id, done)
@@ -226,32 +228,6 @@ def _describe(outcome: TableReprocess) -> str:
     scope = "all keys" if outcome.scope_keys is None else f"{outcome.scope_keys} keys"
     changes = [f"{s.table}@{s.version} (+{s.inserted} ~{s.updated} -{s.deleted})" for s in outcome.changed]
     return f"{outcome.table} to bronze@{outcome.applied}, {scope}: {', '.join(changes) or 'unchanged'}"
-
-
-def _maintained_tables(params: dict[str, Any]) -> list[str]:
-    layer = params.get("layer", "silver")
-    if layer != "silver":
-        raise CommandRejectedError(f"{SERVICE_NAME} maintains the silver layer, not {layer!r}")
-    tables = params.get("tables")
-    if not isinstance(tables, list) or not tables or not all(isinstance(t, str) for t in tables):
-        raise CommandRejectedError("params.tables must be a non-empty list of silver table names")
-    for table in tables:
-        try:
-            validate_table_name(table)
-        except ValueError as exc:
-            raise CommandRejectedError(str(exc)) from exc
-    return list(dict.fromkeys(tables))
-
-
-def _retain_hours(params: dict[str, Any]) -> float:
-    raw = params.get("retain_hours", DELTA_MIN_RETAIN_HOURS)
-    if not isinstance(raw, int | float) or isinstance(raw, bool):
-        raise CommandRejectedError("params.retain_hours must be a number of hours")
-    if raw < DELTA_MIN_RETAIN_HOURS:
-        raise CommandRejectedError(
-            f"retain_hours {raw} is below Delta's {DELTA_MIN_RETAIN_HOURS:g} h safety minimum"
-        )
-    return float(raw)
 
 
 class CommandingLoop(ControlLoop):
