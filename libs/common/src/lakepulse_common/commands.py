@@ -182,3 +182,60 @@ def retain_hours(params: dict[str, Any]) -> float:
             f"retain_hours {raw} is below Delta's {DELTA_MIN_RETAIN_HOURS:g} h safety minimum"
         )
     return float(raw)
+
+
+class JobCancelledError(Exception):
+    """A cancel was seen at a safe point of a running job (before it wrote, or between tables)."""
+
+
+class CommandRunner:
+    """Runs a service's queued commands one by one and reports each outcome on the control topic.
+
+    Subclasses set ``reporter`` and ``listener`` and implement :meth:`execute` (returning the success
+    message). Errors in ``expected_failures`` (bad parameters and the like) answer ``failed`` and the
+    service goes on; any other error answers ``failed`` and is re-raised, and the command's offset is
+    not committed, so it is re-delivered after the restart.
+    """
+
+    reporter: JobReporter
+    listener: CommandListener | None
+    expected_failures: tuple[type[Exception], ...] = (CommandRejectedError,)
+
+    def execute(self, command: Command) -> str:
+        raise CommandRejectedError(f"{command.target_service} does not handle {command.action.value!r}")
+
+    def run_pending(self) -> int:
+        """Run every command the listener has queued; returns how many were handled."""
+        if self.listener is None:
+            return 0
+        handled = 0
+        while True:
+            command, cancelled = self.listener.take()
+            if command is None:
+                return handled
+            self.handle(command, cancelled=cancelled)
+            self.listener.finished(command)  # not reached when handle() re-raises: re-delivered
+            handled += 1
+
+    def handle(self, command: Command, *, cancelled: bool = False) -> JobState:
+        """Run one command and report its outcome; unexpected errors are reported, then re-raised."""
+        job = command.job_id
+        if cancelled:
+            self.reporter.report(job, JobState.CANCELLED, 0.0, "cancelled before it started")
+            return JobState.CANCELLED
+        log.info("job %s: %s %s", job, command.action.value, command.params)
+        self.reporter.report(job, JobState.RUNNING, 0.0, f"{command.action.value} started")
+        try:
+            message = self.execute(command)
+        except JobCancelledError as exc:
+            self.reporter.report(job, JobState.CANCELLED, None, str(exc))
+            return JobState.CANCELLED
+        except self.expected_failures as exc:
+            log.warning("job %s failed: %s", job, exc)
+            self.reporter.report(job, JobState.FAILED, None, str(exc))
+            return JobState.FAILED
+        except Exception as exc:
+            self.reporter.report(job, JobState.FAILED, None, f"{type(exc).__name__}: {exc}")
+            raise
+        self.reporter.report(job, JobState.SUCCEEDED, 1.0, message)
+        return JobState.SUCCEEDED

@@ -26,6 +26,8 @@ from lakepulse_bronze_writer.replay import Replayer, ReplayRequest
 from lakepulse_common.commands import (
     CommandListener,
     CommandRejectedError,
+    CommandRunner,
+    JobCancelledError,
     JobReporter,
     JobState,
     maintained_tables,
@@ -39,11 +41,7 @@ log = logging.getLogger(__name__)
 # Delta refuses a shorter VACUUM retention unless its safety check is switched off session-wide.
 
 
-class JobCancelledError(Exception):
-    """The job was cancelled at a safe point, before it wrote anything."""
-
-
-class BronzeCommands:
+class BronzeCommands(CommandRunner):
     """Executes the bronze writer's commands, one at a time, serialised with the stream's batches."""
 
     def __init__(
@@ -62,42 +60,6 @@ class BronzeCommands:
         self.reporter = reporter
         self.listener = listener
         self.replayer = Replayer(spark, settings)
-
-    def run_pending(self) -> int:
-        """Run every command the listener has queued; returns how many were handled."""
-        if self.listener is None:
-            return 0
-        handled = 0
-        while True:
-            command, cancelled = self.listener.take()
-            if command is None:
-                return handled
-            self.handle(command, cancelled=cancelled)
-            self.listener.finished(command)  # not reached when handle() re-raises: re-delivered
-            handled += 1
-
-    def handle(self, command: Command, *, cancelled: bool = False) -> JobState:
-        """Run one command and report its outcome; unexpected errors are reported, then re-raised."""
-        job = command.job_id
-        if cancelled:
-            self.reporter.report(job, JobState.CANCELLED, 0.0, "cancelled before it started")
-            return JobState.CANCELLED
-        log.info("job %s: %s %s", job, command.action.value, command.params)
-        self.reporter.report(job, JobState.RUNNING, 0.0, f"{command.action.value} started")
-        try:
-            message = self.execute(command)
-        except JobCancelledError as exc:
-            self.reporter.report(job, JobState.CANCELLED, 0.0, str(exc))
-            return JobState.CANCELLED
-        except CommandRejectedError as exc:
-            log.warning("job %s rejected: %s", job, exc)
-            self.reporter.report(job, JobState.FAILED, 0.0, str(exc))
-            return JobState.FAILED
-        except Exception as exc:
-            self.reporter.report(job, JobState.FAILED, 0.0, f"{type(exc).__name__}: {exc}")
-            raise
-        self.reporter.report(job, JobState.SUCCEEDED, 1.0, message)
-        return JobState.SUCCEEDED
 
     def execute(self, command: Command) -> str:
         if command.action is CommandAction.REPLAY:

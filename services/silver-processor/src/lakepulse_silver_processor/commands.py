@@ -19,6 +19,8 @@ from confluent_kafka import Producer
 from lakepulse_common.commands import (
     CommandListener,
     CommandRejectedError,
+    CommandRunner,
+    JobCancelledError,
     JobReporter,
     JobState,
     maintained_tables,
@@ -44,12 +46,6 @@ from lakepulse_silver_processor.reprocess import ReprocessError, Reprocessor, Sy
 from lakepulse_silver_processor.schemas import TABLES
 
 log = logging.getLogger(__name__)
-
-# Delta refuses a shorter VACUUM retention unless its safety check is switched off session-wide.
-
-
-class JobCancelledError(Exception):
-    """A cancel was seen at a safe point (between tables)."""
 
 
 def reprocess_event(
@@ -78,7 +74,9 @@ def reprocess_event(
     )
 
 
-class SilverCommands:
+class SilverCommands(CommandRunner):
+    expected_failures = (CommandRejectedError, ReprocessError, ExpectationFailed)
+
     def __init__(
         self,
         processor: SilverProcessor,
@@ -94,41 +92,6 @@ class SilverCommands:
         self.reporter = reporter
         self.listener = listener
         self.flush_timeout_s = flush_timeout_s
-
-    def run_pending(self) -> int:
-        """Run every queued command; returns how many were handled."""
-        if self.listener is None:
-            return 0
-        handled = 0
-        while True:
-            command, cancelled = self.listener.take()
-            if command is None:
-                return handled
-            self.handle(command, cancelled=cancelled)
-            self.listener.finished(command)  # not reached when handle() re-raises: re-delivered
-            handled += 1
-
-    def handle(self, command: Command, *, cancelled: bool = False) -> JobState:
-        job = command.job_id
-        if cancelled:
-            self.reporter.report(job, JobState.CANCELLED, 0.0, "cancelled before it started")
-            return JobState.CANCELLED
-        log.info("job %s: %s %s", job, command.action.value, command.params)
-        self.reporter.report(job, JobState.RUNNING, 0.0, f"{command.action.value} started")
-        try:
-            message = self.execute(command)
-        except JobCancelledError as exc:
-            self.reporter.report(job, JobState.CANCELLED, None, str(exc))
-            return JobState.CANCELLED
-        except (CommandRejectedError, ReprocessError, ExpectationFailed) as exc:
-            log.warning("job %s failed: %s", job, exc)
-            self.reporter.report(job, JobState.FAILED, None, str(exc))
-            return JobState.FAILED
-        except Exception as exc:
-            self.reporter.report(job, JobState.FAILED, None, f"{type(exc).__name__}: {exc}")
-            raise
-        self.reporter.report(job, JobState.SUCCEEDED, 1.0, message)
-        return JobState.SUCCEEDED
 
     def execute(self, command: Command) -> str:
         if command.action is CommandAction.REPROCESS:
