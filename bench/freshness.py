@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import psycopg2
 
 from bench.memory import MemorySampler
 from lakepulse_cli.stack import Stack
@@ -48,7 +47,7 @@ from lakepulse_common.settings import LakePulseSettings
 from lakepulse_common.topics import TopicNames
 from lakepulse_gold_builder.notifications import GoldChange
 from lakepulse_oltp.migrations import migrate
-from lakepulse_oltp.seeding import seed
+from lakepulse_oltp.seeding import is_seeded, seed
 from lakepulse_oltp.simulator import simulate
 
 VISIBILITY_STEP_MS = 10
@@ -260,14 +259,7 @@ def stop_services(settings: LakePulseSettings) -> None:
 def ensure_source(settings: LakePulseSettings, scale: float) -> int:
     """Migrate the source, and seed it when ``sales.orders`` is empty. Returns the rows seeded."""
     migrate(settings)
-    conn = psycopg2.connect(settings.postgres.dsn())
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT EXISTS (SELECT 1 FROM sales.orders)")
-            row = cur.fetchone()
-    finally:
-        conn.close()
-    if row and row[0]:
+    if is_seeded(settings):
         return 0
     return int(seed(settings, scale, 42, progress=False).total_rows)
 

@@ -12,7 +12,7 @@ from lakepulse_oltp.checksums import table_checksums
 from lakepulse_oltp.errors import DatabaseNotEmptyError, InvalidWorkloadError, SchemaNotMigratedError
 from lakepulse_oltp.migrations import migrate
 from lakepulse_oltp.seed_rows import SeedPlan, business_days, next_weekday, orders_per_day
-from lakepulse_oltp.seeding import seed
+from lakepulse_oltp.seeding import is_seeded, seed
 from tests.libs.oltp.conftest import SMALL_SCALE, rows, scalar
 
 
@@ -127,3 +127,10 @@ def test_seed_refuses_a_loaded_database_and_replaces_on_request(seeded_database:
 def test_seed_needs_a_migrated_schema(fresh_database: LakePulseSettings) -> None:
     with pytest.raises(SchemaNotMigratedError, match="lakepulse migrate"):
         seed(fresh_database, SMALL_SCALE, 1, progress=False)
+
+
+@pytest.mark.integration
+def test_is_seeded_tells_an_empty_source_from_a_seeded_one(migrated_database: LakePulseSettings) -> None:
+    assert not is_seeded(migrated_database)
+    seed(migrated_database, 0.002, 7, progress=False)
+    assert is_seeded(migrated_database)

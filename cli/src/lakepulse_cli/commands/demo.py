@@ -12,7 +12,6 @@ import threading
 import time
 from typing import Annotated
 
-import psycopg2
 import typer
 from rich.console import Console, Group
 from rich.live import Live
@@ -26,6 +25,7 @@ from lakepulse_common.errors import LakePulseError
 from lakepulse_common.runtime import Shutdown
 from lakepulse_common.settings import LakePulseSettings
 from lakepulse_oltp.migrations import migrate
+from lakepulse_oltp.seeding import is_seeded
 from lakepulse_oltp.seeding import seed as seed_source
 from lakepulse_oltp.simulator import simulate
 
@@ -34,17 +34,6 @@ GOLD_SUMMARY = """
 SELECT region, product_category, sum(total_orders) AS orders, sum(total_revenue) AS revenue
 FROM gold.fact_sales GROUP BY region, product_category ORDER BY revenue DESC LIMIT 12
 """
-
-
-def _source_is_empty(settings: LakePulseSettings) -> bool:
-    conn = psycopg2.connect(settings.postgres.dsn())
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT EXISTS (SELECT 1 FROM sales.orders)")
-            row = cur.fetchone()
-    finally:
-        conn.close()
-    return not (row and row[0])
 
 
 def render(view: PipelineView, rates: dict[str, float], phase: str) -> Group:
@@ -128,7 +117,7 @@ def demo_command(
         Stack(settings).up()
         console.print("[bold]2/5[/] source schema and data")
         migrate(settings)
-        if _source_is_empty(settings):
+        if not is_seeded(settings):
             result = seed_source(settings, scale)
             console.print(f"seeded {result.total_rows:,} rows in {result.elapsed_s:.1f}s")
         else:

@@ -166,6 +166,18 @@ def _expected_rows(plan: seed_rows.SeedPlan) -> int:
     return plan.orders + plan.expected_order_lines + plan.customers + 2 * plan.stock_items + plan.cities
 
 
+def is_seeded(settings: LakePulseSettings) -> bool:
+    """Whether the source already holds orders (the demo and benchmarks then reuse it)."""
+    conn = connect(settings)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT EXISTS (SELECT 1 FROM sales.orders)")
+            row = cur.fetchone()
+    finally:
+        conn.close()
+    return bool(row and row[0])
+
+
 def seed(
     settings: LakePulseSettings,
     scale: float = 1.0,
