@@ -14,6 +14,7 @@ PYTEST_ARGS ?=
 PYTEST_MARKERS ?=
 # `make bench BENCH_ARGS="--only bronze --repeat 3"`, `BENCH_ARGS="--scale 0.1,1,4"` (see bench/results/README.md).
 BENCH_ARGS ?=
+RUN_ARGS ?=
 SETUP_STAMP := $(STATE_DIR)/.setup-done
 APT_PACKAGES := postgresql-15 postgresql-15-wal2json prometheus
 JAEGER     := $(STATE_DIR)/tools/jaeger
@@ -64,9 +65,8 @@ down: ## Stop the local stack; no LakePulse process stays behind
 status: ## Show the local stack's health and endpoints
 	$(RUN) lakepulse status
 
-run: setup ## The main job on the embedded local stack
-	$(RUN) lakepulse up
-	$(RUN) lakepulse status
+run: setup ## The main job: the whole pipeline on the embedded local stack (RUN_ARGS="--scale 0.1 --duration 30")
+	$(RUN) lakepulse demo $(RUN_ARGS)
 
 test: setup $(JAEGER) ## Run the test suite against real Postgres, Kafka, Spark/Delta, Prometheus and Jaeger
 	$(RUN) pytest $(if $(PYTEST_MARKERS),-m "$(PYTEST_MARKERS)") $(PYTEST_ARGS)

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from lakepulse_cli.drain import Drain, DrainState
 from lakepulse_cli.main import app
 from lakepulse_cli.pipeline import ControlWatcher
 from lakepulse_cli.verify import reconcile
@@ -28,7 +29,7 @@ from lakepulse_common.settings import LakePulseSettings
 from lakepulse_oltp.migrations import migrate
 from lakepulse_oltp.seeding import seed
 from lakepulse_oltp.simulator import simulate
-from tests.support import random_name, wait_for
+from tests.support import random_name
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -124,23 +125,32 @@ def _reconciled(pipeline: Pipeline, timeout_s: float) -> None:
     )
 
 
+def _drained(pipeline: Pipeline, drain: Drain, timeout_s: float) -> None:
+    drain.start()
+
+    def alive(_: DrainState) -> None:
+        pipeline.assert_alive()
+
+    state = drain.wait(timeout_s, on_poll=alive)
+    assert state.done, state.describe()
+    assert not state.paused, f"silver paused {state.paused}"
+
+
 @pytest.mark.timeout(3000)
 def test_seed_stream_workload_then_verify(pipeline: Pipeline, tmp_path: Path) -> None:
     watcher = ControlWatcher(pipeline.settings)
     watcher.start()
     try:
-        wait_for(
-            lambda: pipeline.assert_alive() or bool(watcher.view.of_layer("gold")),
-            1500,
-            "the initial snapshot to reach gold",
-            interval_s=1.0,
-        )
-        _reconciled(pipeline, timeout_s=300)
+        drain = Drain(pipeline.settings, watcher)
+        _drained(pipeline, drain, 1500)
+        # Drained means caught up: the lake must match the source at once, not after more polling.
+        _reconciled(pipeline, timeout_s=20)
 
         result = simulate(pipeline.settings, "trickle", rate=20, duration=12, schema_change=True, seed=11)
         kinds = {kind for kind, n in result.counts.items() if n}
         assert {"place_order", "change_customer", "schema_change"} <= kinds, result.counts  # c/u/d + DDL
-        _reconciled(pipeline, timeout_s=300)
+        _drained(pipeline, drain, 600)
+        _reconciled(pipeline, timeout_s=20)
 
         cli = CliRunner().invoke(app, ["verify", "--timeout", "30"], env=pipeline.env)
         assert cli.exit_code == 0, cli.output

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from lakepulse_common.control_events import ControlEvent, EventKind
+from lakepulse_common.control_events import ControlEvent, EventKind, Layer
 from lakepulse_common.errors import ControlEventError
 from lakepulse_common.kafka import create_consumer
 from lakepulse_common.settings import LakePulseSettings
@@ -44,11 +44,15 @@ class TableProgress:
 class PipelineView:
     tables: dict[tuple[str, str], TableProgress] = field(default_factory=dict)
     heartbeats: dict[str, datetime] = field(default_factory=dict)
+    heartbeat_details: dict[str, dict[str, object]] = field(default_factory=dict)
+    # (topic, partition) → end offset (exclusive) of everything bronze has committed from it.
+    kafka_consumed: dict[tuple[str, int], int] = field(default_factory=dict)
     seen: set[tuple[str | None, str | None, int | None]] = field(default_factory=set)
 
     def apply(self, event: ControlEvent) -> None:
         if event.kind is EventKind.HEARTBEAT:
             self.heartbeats[event.service] = event.produced_at
+            self.heartbeat_details[event.service] = dict(event.details)
             return
         if event.layer is None or event.table is None:
             return
@@ -61,6 +65,10 @@ class PipelineView:
         if event.kind is not EventKind.COMMIT or event.dedupe_key in self.seen:
             return  # a commit announced twice (after a restart) counts once
         self.seen.add(event.dedupe_key)
+        if event.layer is Layer.BRONZE:
+            for offsets in event.kafka_offsets:
+                position = (offsets.topic, offsets.partition)
+                self.kafka_consumed[position] = max(self.kafka_consumed.get(position, 0), offsets.end)
         progress.delta_version = max(progress.delta_version, event.delta_version or 0)
         if event.rows:
             progress.rows_written += event.rows.written
@@ -76,6 +84,9 @@ class PipelineView:
 
     def layer_quarantined(self, layer: str) -> int:
         return sum(p.rows_quarantined for (lay, _), p in self.tables.items() if lay == layer)
+
+    def paused(self, layer: str) -> set[str]:
+        return {p.table for p in self.of_layer(layer) if p.status == "paused"}
 
     def of_layer(self, layer: str) -> list[TableProgress]:
         return sorted((p for (lay, _), p in self.tables.items() if lay == layer), key=lambda p: p.table)

@@ -17,6 +17,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from lakepulse_cli.drain import Drain, DrainState
 from lakepulse_cli.pipeline import ControlWatcher, PipelineView
 from lakepulse_cli.sql import QueryError, run_query
 from lakepulse_cli.stack import Stack
@@ -76,26 +77,17 @@ class _Rates:
         return rates
 
 
-def _wait_for_gold(
-    watcher: ControlWatcher, live: Live, rates: _Rates, timeout_s: float, quiet_s: float
-) -> bool:
-    """Until gold committed and no layer committed for ``quiet_s`` (the backlog is drained).
+def _drain(
+    drain: Drain, watcher: ControlWatcher, live: Live, rates: _Rates, phase: str, timeout_s: float
+) -> DrainState:
+    """Until every stage applied what the source committed before now (see :mod:`lakepulse_cli.drain`)."""
+    drain.start()
 
-    Only commits count: heartbeats keep arriving from idle services.
-    """
-    deadline = time.monotonic() + timeout_s
-    last_events, last_change = -1, time.monotonic()
-    while time.monotonic() < deadline:
+    def show(state: DrainState) -> None:
         with watcher.lock:
-            live.update(render(watcher.view, rates.update(watcher.view), "initial snapshot → gold"))
-            has_gold = bool(watcher.view.of_layer("gold"))
-            events = watcher.commits_seen
-        if events != last_events:
-            last_events, last_change = events, time.monotonic()
-        if has_gold and time.monotonic() - last_change > quiet_s:
-            return True
-        watcher.join(1.0)
-    return False
+            live.update(render(watcher.view, rates.update(watcher.view), f"{phase} — {state.describe()}"))
+
+    return drain.wait(timeout_s, on_poll=show)
 
 
 def demo_command(
@@ -108,6 +100,9 @@ def demo_command(
             help="seconds to wait for the snapshot to reach gold (scale 1.0 took ~15 min on 2 cores)"
         ),
     ] = 1800,
+    drain_timeout: Annotated[
+        float, typer.Option(help="seconds to wait for gold to catch up once the workload ends")
+    ] = 600,
 ) -> None:
     """Run the whole pipeline on the local stack with a live view."""
     settings = LakePulseSettings()
@@ -131,12 +126,15 @@ def demo_command(
 
     watcher = ControlWatcher(settings)
     watcher.start()
+    drain = Drain(settings, watcher)
     rates = _Rates()
     with Live(console=console, refresh_per_second=2) as live:
         console.print("[bold]4/5[/] initial snapshot through to gold")
-        if not _wait_for_gold(watcher, live, rates, snapshot_timeout, quiet_s=15):
+        state = _drain(drain, watcher, live, rates, "initial snapshot → gold", snapshot_timeout)
+        if not state.done:
             console.print(
-                "[red]gold did not catch up in time; see `lakepulse status` and .lakepulse/logs/[/]"
+                f"[red]gold did not catch up in time ({state.describe()});"
+                " see `lakepulse status` and .lakepulse/logs/[/]"
             )
             raise typer.Exit(1)
         console.print(f"[bold]5/5[/] workload: burst then trickle for {duration:.0f}s")
@@ -161,7 +159,9 @@ def demo_command(
                     live.update(render(watcher.view, rates.update(watcher.view), f"workload: {pattern}"))
                 worker.join(0.5)
         if not shutdown.requested:
-            _wait_for_gold(watcher, live, rates, 300, quiet_s=10)
+            state = _drain(drain, watcher, live, rates, "workload done → gold", drain_timeout)
+            if not state.done:
+                console.print(f"[yellow]gold has not caught up yet ({state.describe()})[/]")
     watcher.stop()
 
     if shutdown.requested:

@@ -131,8 +131,32 @@ def ensure_topics(admin: AdminClient, specs: Iterable[TopicSpec], timeout_s: flo
                 continue
             raise KafkaAdminError(f"cannot create topic {name}: {error}") from exc
     if created:
+        _wait_until_listed(admin, created, timeout_s)
         log.info("created topics %s", ", ".join(sorted(created)))
     return created
+
+
+def _wait_until_listed(admin: AdminClient, names: list[str], timeout_s: float) -> None:
+    """Block until metadata lists every created topic.
+
+    A successful CreateTopics response means the controller accepted the topic; the broker
+    answering metadata requests may learn of it a moment later. Callers (and producers that
+    start right away) expect the topic to be visible once this returns.
+    """
+
+    @retry(
+        retry=retry_if_exception_type(KafkaAdminError),
+        wait=wait_random_exponential(multiplier=0.05, max=1.0),
+        stop=stop_after_delay(timeout_s),
+        reraise=True,
+    )
+    def _probe() -> None:
+        listed = admin.list_topics(timeout=timeout_s).topics
+        absent = [name for name in names if name not in listed]
+        if absent:
+            raise KafkaAdminError(f"created topics not yet in metadata: {', '.join(absent)}")
+
+    _probe()
 
 
 def wait_for_broker(kafka: KafkaSettings, timeout_s: float = 60.0) -> int:

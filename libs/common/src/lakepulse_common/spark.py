@@ -74,7 +74,9 @@ def spark_conf(settings: LakePulseSettings, app_name: str) -> dict[str, str]:
         # INT96 timestamps (Spark's default) break delta-rs/DuckDB readers outside 1677–2262.
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
         "spark.sql.warehouse.dir": str(settings.state_dir / "spark-warehouse"),
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={settings.state_dir / 'derby'}",
+        "spark.driver.extraJavaOptions": (
+            f"-Dderby.system.home={settings.state_dir / 'derby'} {spark.jvm_options}".strip()
+        ),
     }
     lake = settings.lake
     if lake.s3_endpoint:
@@ -95,6 +97,9 @@ def build_spark_session(settings: LakePulseSettings, app_name: str) -> SparkSess
 
     if settings.java_home is not None:
         os.environ.setdefault("JAVA_HOME", str(settings.java_home))
+    # glibc gives every thread that mallocs its own 64 MiB arena; a JVM with dozens of threads then
+    # holds hundreds of MiB of mostly idle arenas. The JVM inherits this when pyspark launches it.
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
     builder = SparkSession.builder
     for key, value in spark_conf(settings, app_name).items():
         builder = builder.config(key, value)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from lakepulse_common.control_events import Layer
+from lakepulse_common.progress import GOLD_BUILD_STATE_TABLE
 from lakepulse_common.storage import for_delta_rs, for_spark, table_uri
 from lakepulse_gold_builder import lakeio
 
@@ -98,7 +99,7 @@ OPERATIONAL_REPORTS = GoldTable(
     sort_by=("stock_item_id",),
 )
 BUILD_STATE = GoldTable(
-    "_build_state", "internal", "silver versions the gold tables reflect (one row per silver table)"
+    GOLD_BUILD_STATE_TABLE, "internal", "silver versions the gold tables reflect (one row per silver table)"
 )
 
 ALL_TABLES: tuple[GoldTable, ...] = (

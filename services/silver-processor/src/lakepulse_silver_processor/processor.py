@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakepulse_common.errors import LakePulseError
+from lakepulse_common.progress import silver_app_id
 from lakepulse_silver_processor import lake, merge, quarantine
 from lakepulse_silver_processor.changes import (
     cast_error_columns,
@@ -43,7 +44,7 @@ class ExpectationFailed(LakePulseError):
 
 
 def app_id(table: str) -> str:
-    return f"lakepulse-silver:{table}"
+    return silver_app_id(table)
 
 
 class SilverProcessor:
