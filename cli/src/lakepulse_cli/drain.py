@@ -17,6 +17,7 @@ not react to them. Paused silver tables are reported and not waited for.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,14 +113,19 @@ class Drain:
         self.state = DrainState("done", paused=self._paused)
         return self.state
 
-    def wait(self, timeout_s: float, on_poll: Any = None) -> DrainState:
-        """Poll until done or ``timeout_s``; ``on_poll(state)`` is called after every poll."""
+    def wait(
+        self,
+        timeout_s: float,
+        on_poll: Callable[[DrainState], None] | None = None,
+        stop: Callable[[], bool] = lambda: False,
+    ) -> DrainState:
+        """Poll until done, ``timeout_s`` or ``stop()``; ``on_poll(state)`` is called after every poll."""
         deadline = time.monotonic() + timeout_s
         while True:
             state = self.poll()
             if on_poll is not None:
                 on_poll(state)
-            if state.done or time.monotonic() >= deadline:
+            if state.done or stop() or time.monotonic() >= deadline:
                 return state
             time.sleep(1.0)
 

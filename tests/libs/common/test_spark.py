@@ -3,6 +3,7 @@
 import pytest
 
 from lakepulse_common.kafka import TopicSpec, create_admin, create_producer, ensure_topics
+from lakepulse_common.spark import delta_table_exists
 from lakepulse_common.storage import table_uri
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -41,3 +42,18 @@ def test_kafka_source_to_delta_with_time_travel(spark, lake_settings):
     version_zero = spark.read.format("delta").option("versionAsOf", 0).load(path)
     assert version_zero.count() == 50
     assert sorted(int(r.k) for r in version_zero.select("k").collect()) == list(range(50))
+
+
+def test_a_delta_log_without_a_commit_is_not_a_table(spark, tmp_path):
+    uri = (tmp_path / "orders").as_uri()
+    assert not delta_table_exists(spark, uri)
+    # What a writer stopped during the table's first write leaves behind.
+    (tmp_path / "orders" / "_delta_log" / "_staged_commits").mkdir(parents=True)
+    assert not delta_table_exists(spark, uri)
+    spark.range(3).write.format("delta").mode("append").save(uri)
+    assert delta_table_exists(spark, uri)
+
+    log_dir = tmp_path / "customers" / "_delta_log"
+    log_dir.mkdir(parents=True)
+    (log_dir / f"{10:020d}.checkpoint.parquet").touch()  # version 0's JSON removed by log cleanup
+    assert delta_table_exists(spark, (tmp_path / "customers").as_uri())

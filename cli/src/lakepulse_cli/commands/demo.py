@@ -78,7 +78,13 @@ class _Rates:
 
 
 def _drain(
-    drain: Drain, watcher: ControlWatcher, live: Live, rates: _Rates, phase: str, timeout_s: float
+    drain: Drain,
+    watcher: ControlWatcher,
+    live: Live,
+    rates: _Rates,
+    phase: str,
+    timeout_s: float,
+    shutdown: Shutdown,
 ) -> DrainState:
     """Until every stage applied what the source committed before now (see :mod:`lakepulse_cli.drain`)."""
     drain.start()
@@ -87,7 +93,7 @@ def _drain(
         with watcher.lock:
             live.update(render(watcher.view, rates.update(watcher.view), f"{phase} — {state.describe()}"))
 
-    return drain.wait(timeout_s, on_poll=show)
+    return drain.wait(timeout_s, on_poll=show, stop=lambda: shutdown.requested)
 
 
 def demo_command(
@@ -130,8 +136,8 @@ def demo_command(
     rates = _Rates()
     with Live(console=console, refresh_per_second=2) as live:
         console.print("[bold]4/5[/] initial snapshot through to gold")
-        state = _drain(drain, watcher, live, rates, "initial snapshot → gold", snapshot_timeout)
-        if not state.done:
+        state = _drain(drain, watcher, live, rates, "initial snapshot → gold", snapshot_timeout, shutdown)
+        if not state.done and not shutdown.requested:
             console.print(
                 f"[red]gold did not catch up in time ({state.describe()});"
                 " see `lakepulse status` and .lakepulse/logs/[/]"
@@ -159,7 +165,7 @@ def demo_command(
                     live.update(render(watcher.view, rates.update(watcher.view), f"workload: {pattern}"))
                 worker.join(0.5)
         if not shutdown.requested:
-            state = _drain(drain, watcher, live, rates, "workload done → gold", drain_timeout)
+            state = _drain(drain, watcher, live, rates, "workload done → gold", drain_timeout, shutdown)
             if not state.done:
                 console.print(f"[yellow]gold has not caught up yet ({state.describe()})[/]")
     watcher.stop()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from lakepulse_common.errors import ConfigurationError
 from lakepulse_common.settings import LakePulseSettings
+from lakepulse_common.storage import for_spark
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -113,3 +114,24 @@ def build_spark_session(settings: LakePulseSettings, app_name: str) -> SparkSess
         "org.apache.spark.sql.catalyst.analysis.HintErrorLogger", jvm.org.apache.logging.log4j.Level.ERROR
     )
     return session
+
+
+_COMMITTED_LOG_ENTRY = re.compile(r"^(\d{20}\.(json|checkpoint\..*)|_last_checkpoint)$")
+
+
+def delta_table_exists(spark: SparkSession, uri: str) -> bool:
+    """Whether ``uri`` holds a Delta table with at least one committed version.
+
+    A ``_delta_log`` directory alone is not a table: Delta creates it (with ``_staged_commits``)
+    before the first commit, so a writer stopped during a table's first write leaves one behind,
+    and every reader would then fail on it. Works on any Hadoop filesystem (file://, s3a://).
+    """
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    log_dir = jvm.org.apache.hadoop.fs.Path(for_spark(uri).rstrip("/") + "/_delta_log")
+    fs = log_dir.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if fs.exists(jvm.org.apache.hadoop.fs.Path(log_dir, f"{0:020d}.json")):
+        return True  # the common case, without listing the log
+    if not fs.exists(log_dir):
+        return False
+    return any(_COMMITTED_LOG_ENTRY.match(status.getPath().getName()) for status in fs.listStatus(log_dir))

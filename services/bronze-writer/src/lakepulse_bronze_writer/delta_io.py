@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from pyspark.sql import DataFrame, SparkSession
 
+from lakepulse_common.spark import delta_table_exists
 from lakepulse_common.storage import for_spark
 
 log = logging.getLogger(__name__)
@@ -33,16 +34,8 @@ class Commit:
     operation_metrics: dict[str, str]
 
 
-def _jvm_path_exists(spark: SparkSession, uri: str) -> bool:
-    jvm = spark.sparkContext._jvm
-    assert jvm is not None
-    path = jvm.org.apache.hadoop.fs.Path(uri)
-    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    return bool(fs.exists(path))
-
-
 def table_exists(spark: SparkSession, uri: str) -> bool:
-    return _jvm_path_exists(spark, for_spark(uri).rstrip("/") + "/_delta_log")
+    return delta_table_exists(spark, uri)
 
 
 def list_tables(spark: SparkSession, layer_uri: str) -> list[str]:

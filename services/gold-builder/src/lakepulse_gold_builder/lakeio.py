@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from deltalake import DeltaTable as RsDeltaTable
 
+from lakepulse_common.spark import delta_table_exists
 from lakepulse_common.storage import is_local, local_path
 
 if TYPE_CHECKING:
@@ -30,17 +31,8 @@ def _rs(uri: str) -> RsDeltaTable | None:
 
 
 def exists(spark: SparkSession, uri: str) -> bool:
-    """A table exists once its first commit is written: a ``_delta_log`` directory alone (a writer
-    creating the table right now) is not enough, and delta-rs refuses to open it."""
-    if is_local(uri):
-        log_dir = local_path(uri) / "_delta_log"
-        return log_dir.is_dir() and any(
-            entry.name.endswith((".json", ".checkpoint.parquet")) and entry.name.split(".")[0].isdigit()
-            for entry in log_dir.iterdir()
-        )
-    from delta.tables import DeltaTable
-
-    return bool(DeltaTable.isDeltaTable(spark, uri))
+    """A table exists once its first commit is written (delta-rs refuses a bare ``_delta_log``)."""
+    return delta_table_exists(spark, uri)
 
 
 def last_commit(spark: SparkSession, uri: str) -> Commit:

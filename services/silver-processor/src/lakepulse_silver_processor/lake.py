@@ -17,6 +17,7 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
+from lakepulse_common.spark import delta_table_exists
 from lakepulse_common.storage import for_spark
 
 log = logging.getLogger(__name__)
@@ -33,10 +34,7 @@ def _jvm(spark: SparkSession) -> Any:
 
 
 def table_exists(spark: SparkSession, uri: str) -> bool:
-    jvm = _jvm(spark)
-    path = jvm.org.apache.hadoop.fs.Path(for_spark(uri).rstrip("/") + "/_delta_log")
-    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    return bool(fs.exists(path))
+    return delta_table_exists(spark, uri)
 
 
 def _snapshot(spark: SparkSession, uri: str) -> Any:
