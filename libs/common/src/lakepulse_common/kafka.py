@@ -60,6 +60,7 @@ def consumer_config(kafka: KafkaSettings, client_id: str, group_id: str, **overr
         "enable.auto.offset.store": False,
         "auto.offset.reset": "earliest",
         "isolation.level": "read_committed",
+        "max.poll.interval.ms": kafka.max_poll_interval_ms,
     }
     return config | overrides
 

@@ -63,6 +63,12 @@ class KafkaSettings(BaseModel):
     replication_factor: int = Field(default=1, ge=1)
     retention_ms: int = Field(default=SEVEN_DAYS_MS, ge=-1)
     broker_heap: str = "512m"
+    max_poll_interval_ms: int = Field(
+        default=1_800_000,
+        ge=10_000,
+        description="a consumer that does not poll for this long leaves its group; the Spark stages"
+        " work on one batch of events between polls, and a snapshot-sized batch takes minutes",
+    )
 
     @property
     def bootstrap_host_port(self) -> tuple[str, int]:
