@@ -43,6 +43,7 @@ from lakepulse_bronze_writer.metrics import BronzeMetrics
 from lakepulse_bronze_writer.quarantine import quarantine_frame
 from lakepulse_bronze_writer.stats import BatchStats, aggregate
 from lakepulse_common.errors import LakePulseError
+from lakepulse_common.spark import release_unreachable_jvm_objects
 from lakepulse_common.storage import table_uri
 from lakepulse_common.telemetry import context_from_headers, inject_trace_headers
 from lakepulse_common.topics import TopicNames
@@ -140,6 +141,7 @@ class BronzeBatchWriter:
                 self._record_metrics(stats, duplicates, finished_at, time.monotonic() - started)
         finally:
             parsed.unpersist()
+            release_unreachable_jvm_objects()
 
     def _event_links(self, traceparents: list[str]) -> list[Link]:
         """Links to the traces of (a capped sample of) the events in the batch: one per topic-partition."""

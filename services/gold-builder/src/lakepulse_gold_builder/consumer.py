@@ -33,6 +33,7 @@ from lakepulse_common.control_events import (
 )
 from lakepulse_common.errors import ControlEventError
 from lakepulse_common.runtime import Shutdown
+from lakepulse_common.spark import release_unreachable_jvm_objects
 from lakepulse_common.telemetry import context_from_headers, current_trace_context, link_from_headers
 from lakepulse_common.topics import TopicNames
 from lakepulse_gold_builder import metrics
@@ -255,6 +256,7 @@ class GoldService:
         if due:
             for result in optimize(self.spark, self.settings.lake_root, due):
                 metrics.TABLE_FILES.labels(result.table).set(result.files_after)
+        release_unreachable_jvm_objects()
         return report
 
     def _observe(self, report: BuildReport, started: float) -> None:

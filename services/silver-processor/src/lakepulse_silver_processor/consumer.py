@@ -26,6 +26,7 @@ from lakepulse_common.control_events import (
 )
 from lakepulse_common.errors import ControlEventError, LakePulseError
 from lakepulse_common.runtime import Shutdown
+from lakepulse_common.spark import release_unreachable_jvm_objects
 from lakepulse_common.telemetry import context_from_headers, current_trace_context, link_from_headers
 from lakepulse_common.topics import TopicNames
 from lakepulse_silver_processor.config import SERVICE_NAME, SilverSettings
@@ -162,6 +163,7 @@ class ControlLoop:
             self.run_table(table, targets[table], traces[table], links=triggers.get(table, ()))
         self._flush()
         self.consumer.commit(offsets=self._next_offsets(messages), asynchronous=False)
+        release_unreachable_jvm_objects()
         return len(messages)
 
     def run_table(
