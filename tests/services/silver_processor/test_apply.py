@@ -104,6 +104,36 @@ def test_duplicates_out_of_order_deletes_and_history(
     assert current == {k: v["customer_name"] for k, v in expected.items()}
 
 
+def test_snapshot_children_are_applied_without_waiting_for_their_parents(
+    spark: SparkSession, lake_settings: LakePulseSettings, processor: SilverProcessor, bronze: Bronze
+) -> None:
+    """A snapshot arrives interleaved across bronze batches; its parents are in the same snapshot."""
+    root = lake_settings.lake_root
+    bronze.append("customers", [upsert(100, cust(1), CUSTOMER_KEY, op="r")])
+    processor.apply("customers")
+    bronze.append(
+        "orders",
+        [
+            upsert(100, ordr(20, customer_id=9), ORDER_KEY, op="r"),
+            upsert(300, ordr(21, customer_id=8), ORDER_KEY, op="c"),
+        ],
+    )
+    [batch] = processor.apply("orders")
+    assert (batch.upserts, batch.held) == (1, 1)  # the snapshot read is applied, the live insert waits
+    assert sorted(silver_rows(spark, root, "orders")) == [20]
+
+    strict = SilverProcessor(
+        spark,
+        root,
+        processor.settings.model_copy(update={"hold_snapshot_rows": True}),
+        processor.metrics,
+    )
+    bronze.append("orders", [upsert(100, ordr(22, customer_id=9), ORDER_KEY, op="r")])
+    [batch] = strict.apply("orders")
+    assert batch.held == 2  # order 21 again, and the snapshot read now waits too
+    assert sorted(silver_rows(spark, root, "orders")) == [20]
+
+
 @pytest.mark.slow
 def test_late_parent_toast_added_column_and_quarantine(
     spark: SparkSession, lake_settings: LakePulseSettings, processor: SilverProcessor, bronze: Bronze

@@ -48,6 +48,11 @@ class SilverSettings(BaseModel):
     hold_missing_parents: bool = Field(
         default=True, description="hold a child whose parent is missing instead of applying it"
     )
+    hold_snapshot_rows: bool = Field(
+        default=False,
+        description="hold snapshot reads too; off: the source's foreign keys put their parents in the"
+        " same snapshot, so they are applied as they come",
+    )
     flush_timeout_s: float = Field(default=30.0, gt=0)
 
 

@@ -112,12 +112,21 @@ def evaluate(changes: DataFrame, schema: TableSchema, rules: Sequence[Expectatio
 
 
 def mark_missing_parents(
-    changes: DataFrame, rules: Sequence[ParentRule], parent_keys: Mapping[str, DataFrame | None]
+    changes: DataFrame,
+    rules: Sequence[ParentRule],
+    parent_keys: Mapping[str, DataFrame | None],
+    *,
+    hold_snapshot_rows: bool = False,
 ) -> DataFrame:
     """Add ``_held_rule``: the first parent rule an upsert breaks (null when every parent exists).
 
     ``parent_keys[rule.name]`` holds the parent's key values in a column named ``_parent_key``
     (None: the parent table does not exist yet, so every child waits).
+
+    Snapshot reads (``op = 'r'``) are not held unless ``hold_snapshot_rows``: the source's foreign
+    keys put their parents in the same snapshot, which arrives interleaved across bronze batches
+    (Spark splits a batch's offset budget over all topics), so holding them only re-evaluates most
+    of the snapshot's children batch after batch until the last customers arrive.
     """
     flags: list[Column] = []
     out = changes
@@ -132,7 +141,12 @@ def mark_missing_parents(
                 "_parent_key"
             )
         child_value = F.col(rule.column)
-        missing = (F.col("_op") != "d") & child_value.isNotNull() & ~F.coalesce(F.col(present), F.lit(False))
+        held_ops = ("d",) if hold_snapshot_rows else ("d", "r")
+        missing = (
+            ~F.col("_op").isin(*held_ops)
+            & child_value.isNotNull()
+            & ~F.coalesce(F.col(present), F.lit(False))
+        )
         flags.append(F.when(missing, F.lit(rule.name)))
     held = reduce(lambda a, b: F.coalesce(a, b), flags) if flags else F.lit(None).cast("string")
     return out.withColumn("_held_rule", held).drop(*(f"_parent_present_{i}" for i in range(len(rules))))

@@ -269,7 +269,9 @@ class SilverProcessor:
                 .select(F.col(rule.parent_column).alias("_parent_key"))
                 .join(F.broadcast(wanted), "_parent_key", "left_semi")
             )
-        return mark_missing_parents(evaluated, rules, parent_keys)
+        return mark_missing_parents(
+            evaluated, rules, parent_keys, hold_snapshot_rows=self.settings.hold_snapshot_rows
+        )
 
     @staticmethod
     def _action_of(table: str, rule: str) -> str:
