@@ -77,7 +77,7 @@ e2e: setup ## The end-to-end test: seed, stream through every stage, workload, v
 lint: setup ## ruff and mypy (never edits files)
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
-	$(RUN) mypy libs/common/src libs/oltp/src cli/src $(wildcard services/*/src)
+	$(RUN) mypy libs/common/src libs/oltp/src cli/src $(wildcard services/*/src) bench
 
 fmt: setup ## Format and auto-fix
 	$(RUN) ruff format .

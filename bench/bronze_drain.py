@@ -128,7 +128,9 @@ def produce_backlog(
         table = TABLES[0] if n % 4 == 0 else TABLES[1]
         value, key = envelope(n, table, 1_000_000 + 8 * n)
         total_bytes += len(value)
-        headers = [("traceparent", f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01".encode())]
+        headers: list[tuple[str, str | bytes | None]] = [
+            ("traceparent", f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01".encode())
+        ]
         while True:
             try:
                 producer.produce(topics.cdc(table), value=value, key=key, headers=headers)

@@ -213,9 +213,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         def consume() -> None:
             while not stop.is_set() or len(latencies) < args.rate * args.seconds:
                 for message in consumer.consume(5000, timeout=0.2):
-                    if message.error() or message.value() is None:
+                    value = message.value()
+                    if message.error() or value is None:
                         continue
-                    event = orjson.loads(message.value())
+                    event = orjson.loads(value)
                     latencies.append(message.timestamp()[1] - event["source"]["ts_us"] / 1000)
                 if stop.is_set() and time.monotonic() > stop_deadline:
                     return

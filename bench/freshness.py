@@ -2,9 +2,9 @@
 
 Runs on the local stack with its services (``uv run lakepulse up --with-services``; ``--start-services``
 starts them and takes them down again afterwards). The source is migrated and, when empty, seeded at
-``--scale``. Once the pipeline has caught up (gold covers the newest source commit silver has seen,
-and nothing committed for ``--quiet`` s), the simulator drives
-``--rate`` transactions/s for ``--duration`` s; then the pipeline drains. Meanwhile:
+``--scale``. Once the pipeline has caught up with the source (every stage checked against its
+progress marker, ``lakepulse_cli.drain``), the simulator drives ``--rate`` transactions/s for
+``--duration`` s; then the pipeline drains the same way. Meanwhile:
 
 * every silver and gold commit announced on ``<prefix>.control`` (and every ``<prefix>.gold.changes``
   notification) is recorded. Per gold commit, **commit lag** = the commit's own time (the control
@@ -37,6 +37,8 @@ from typing import Any
 import orjson
 
 from bench.memory import MemorySampler
+from lakepulse_cli.drain import Drain, DrainState
+from lakepulse_cli.pipeline import ControlWatcher
 from lakepulse_cli.stack import Stack
 from lakepulse_cli.stack.manager import INFRASTRUCTURE
 from lakepulse_cli.stack.services import SERVICES, service_programs
@@ -265,24 +267,22 @@ def ensure_source(settings: LakePulseSettings, scale: float) -> int:
 
 
 def wait_drained(
-    recorder: CommitRecorder, table: str, quiet_s: float, timeout_s: float
+    settings: LakePulseSettings, watcher: ControlWatcher, recorder: CommitRecorder, timeout_s: float
 ) -> tuple[float, bool]:
-    """Until gold ``table`` covers the newest source commit silver has seen and the pipeline is quiet.
+    """Until every stage applied what the source committed before the call (``lakepulse_cli.drain``).
 
     Returns the wait and whether it drained; at the deadline the run is reported as it stands.
     """
     started = time.monotonic()
-    while time.monotonic() - started < timeout_s:
+    drain = Drain(settings, watcher)
+    drain.start()
+
+    def recorder_alive(_: DrainState) -> None:
         if recorder.error is not None:
             raise RuntimeError(f"commit recorder failed: {recorder.error}")
-        gold, silver, versions = recorder.snapshot()
-        newest_source = max((c.source_ts_ms for c in silver), default=0)
-        points = [p for p in freshness_points(gold, silver, versions) if p.table == table]
-        covered = max((p.covered_ms for p in points), default=-1)
-        if covered >= newest_source and recorder.quiet_for() >= quiet_s:
-            return round(time.monotonic() - started, 1), True
-        recorder.join(0.5)
-    return round(time.monotonic() - started, 1), False
+
+    state = drain.wait(timeout_s, on_poll=recorder_alive)
+    return round(time.monotonic() - started, 1), state.done
 
 
 def summarise(points: list[FreshnessPoint], table: str, start_ms: int, end_ms: int) -> dict[str, Any]:
@@ -317,19 +317,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     stack = Stack(settings)
     sampler = MemorySampler(lambda: _supervised_pids(stack))
     recorder = CommitRecorder(settings)
+    watcher = ControlWatcher(settings)
     try:
         sampler.start()
         recorder.start()
-        warmup_s, caught_up = wait_drained(recorder, args.table, args.quiet, args.warmup_timeout)
+        watcher.start()
+        warmup_s, caught_up = wait_drained(settings, watcher, recorder, args.warmup_timeout)
         if not caught_up:
             raise TimeoutError(f"gold.{args.table} did not catch up within {args.warmup_timeout:.0f}s")
-        print(f"pipeline quiet after {warmup_s}s; workload {args.pattern} @ {args.rate:g} tx/s")
+        print(f"pipeline caught up after {warmup_s}s; workload {args.pattern} @ {args.rate:g} tx/s")
         workload_started = time.monotonic()
         start_ms = int(time.time() * 1000)
         result = simulate(settings, args.pattern, args.rate, args.duration)
         end_ms = start_ms + int(args.duration * 1000)
-        drain_s, drained = wait_drained(recorder, args.table, args.quiet, args.drain_timeout)
+        drain_s, drained = wait_drained(settings, watcher, recorder, args.drain_timeout)
     finally:
+        watcher.stop()
         recorder.stop()
         sampler.stop()
         if started_services and not args.keep_services:
@@ -373,7 +376,6 @@ def main() -> None:
     parser.add_argument("--pattern", default="trickle", choices=["trickle", "burst", "bulk"])
     parser.add_argument("--table", default="fact_sales", help="gold table whose freshness is reported")
     parser.add_argument("--scale", type=float, default=0.1, help="seed scale when the source is empty")
-    parser.add_argument("--quiet", type=float, default=15.0, help="s without commits = pipeline caught up")
     parser.add_argument("--warmup-timeout", type=float, default=1800.0)
     parser.add_argument("--drain-timeout", type=float, default=600.0)
     parser.add_argument("--start-services", action="store_true", help="start the services if not running")

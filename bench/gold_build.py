@@ -30,13 +30,13 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from sqlalchemy import BigInteger, Boolean, Date, DateTime, Integer, Numeric
 
+import lakepulse_oltp.seeding as seeding
 from lakepulse_common.control_events import Layer
 from lakepulse_common.spark import build_spark_session
 from lakepulse_common.storage import table_uri
 from lakepulse_gold_builder.build import full_rebuild
 from lakepulse_gold_builder.config import GoldBuilderSettings
 from lakepulse_gold_builder.incremental import incremental_update
-from lakepulse_oltp import seeding
 from lakepulse_oltp.catalog import table
 from lakepulse_oltp.seed_rows import SeedPlan
 

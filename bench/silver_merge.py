@@ -62,7 +62,7 @@ def _create(processor: SilverProcessor, rows: int, rows_per_file: int) -> str:
     spark = processor.spark
     schema = TABLES[TABLE]
     processor.tables.ensure_silver(TABLE, schema, [])
-    uri = processor.uri(TABLE)
+    uri: str = processor.uri(TABLE)
     files = max(1, rows // rows_per_file)
     initial = _orders(spark, spark.range(rows).withColumnRenamed("id", "order_id"), 0)
     # The layout the processor's OPTIMIZE … ZORDER BY (key) leaves: key-clustered files of
@@ -118,9 +118,9 @@ def run(
             source = _batch(spark, batch_size, existing, next_id, i * batch_size, keys, rng).localCheckpoint()
             started = time.monotonic()
             # As the processor does: the key range comes out of the batch's counting aggregation.
-            bounds = merge.key_bounds(
-                source.agg(*merge.key_bound_columns(schema.primary_key)).first(), schema.primary_key
-            )
+            key_range = source.agg(*merge.key_bound_columns(schema.primary_key)).first()
+            assert key_range is not None  # an aggregation without grouping always returns one row
+            bounds = merge.key_bounds(key_range, schema.primary_key)
             small = batch_size <= processor.settings.merge_broadcast_max_rows
             merge.merge_current(
                 spark, uri, source, schema.primary_key, columns, bounds, broadcast_source=small
