@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from lakepulse_common.errors import ConfigurationError
 from lakepulse_common.settings import LakePulseSettings
-from lakepulse_common.storage import for_spark
+from lakepulse_common.storage import for_spark, is_local, local_path
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -120,13 +120,21 @@ def build_spark_session(settings: LakePulseSettings, app_name: str) -> SparkSess
 _COMMITTED_LOG_ENTRY = re.compile(r"^(\d{20}\.(json|checkpoint\..*)|_last_checkpoint)$")
 
 
-def delta_table_exists(spark: SparkSession, uri: str) -> bool:
+def delta_table_exists(spark: SparkSession | None, uri: str) -> bool:
     """Whether ``uri`` holds a Delta table with at least one committed version.
 
     A ``_delta_log`` directory alone is not a table: Delta creates it (with ``_staged_commits``)
     before the first commit, so a writer stopped during a table's first write leaves one behind,
-    and every reader would then fail on it. Works on any Hadoop filesystem (file://, s3a://).
+    and every reader would then fail on it. Local tables are checked without Spark (``spark`` may
+    be None); others through the session's Hadoop filesystem (s3a://).
     """
+    if is_local(uri):
+        log_path = local_path(uri) / "_delta_log"
+        if (log_path / f"{0:020d}.json").is_file():
+            return True
+        return log_path.is_dir() and any(_COMMITTED_LOG_ENTRY.match(e.name) for e in log_path.iterdir())
+    if spark is None:
+        raise ConfigurationError(f"checking {uri} needs a SparkSession")
     jvm = spark.sparkContext._jvm
     assert jvm is not None
     log_dir = jvm.org.apache.hadoop.fs.Path(for_spark(uri).rstrip("/") + "/_delta_log")
