@@ -179,7 +179,6 @@ class CommitRecorder(threading.Thread):
         self.silver: dict[tuple[str, int], SilverCommit] = {}  # a re-announced version counts once
         self.gold: list[GoldCommit] = []
         self.silver_versions: dict[tuple[str, int], dict[str, int]] = {}
-        self.last_commit_at = time.monotonic()
         self.error: Exception | None = None
 
     def _record(self, topic: str, value: bytes) -> None:
@@ -201,9 +200,6 @@ class CommitRecorder(threading.Thread):
             self.gold.append(
                 GoldCommit(event.table, event.delta_version, committed, event.source_commit_ts_ms)
             )
-        else:
-            return
-        self.last_commit_at = time.monotonic()
 
     def run(self) -> None:
         try:
@@ -219,10 +215,6 @@ class CommitRecorder(threading.Thread):
             raise
         finally:
             self._consumer.close()
-
-    def quiet_for(self) -> float:
-        with self.lock:
-            return time.monotonic() - self.last_commit_at
 
     def snapshot(self) -> tuple[list[GoldCommit], list[SilverCommit], dict[tuple[str, int], dict[str, int]]]:
         with self.lock:
