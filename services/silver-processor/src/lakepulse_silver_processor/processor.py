@@ -43,10 +43,6 @@ class ExpectationFailed(LakePulseError):
     """A ``fail`` expectation was broken: nothing of the batch is committed."""
 
 
-def app_id(table: str) -> str:
-    return silver_app_id(table)
-
-
 class SilverProcessor:
     def __init__(
         self, spark: SparkSession, lake_root: str, settings: SilverSettings, metrics: SilverMetrics
@@ -64,7 +60,7 @@ class SilverProcessor:
         return self.tables.uri(table)
 
     def applied_version(self, table: str) -> int:
-        return lake.applied_version(self.spark, self.uri(table), app_id(table))
+        return lake.applied_version(self.spark, self.uri(table), silver_app_id(table))
 
     def bronze_latest(self, table: str) -> int:
         return self.bronze.latest_version(table)
@@ -200,7 +196,7 @@ class SilverProcessor:
         small = int(counts["all"]) <= self.settings.merge_broadcast_max_rows
         if end > start:
             before = lake.latest_version(self.spark, silver_uri)
-            with lake.commit_markers(self.spark, app_id=app_id(table), txn_version=end):
+            with lake.commit_markers(self.spark, app_id=silver_app_id(table), txn_version=end):
                 merge.merge_current(
                     self.spark,
                     silver_uri,
@@ -213,7 +209,7 @@ class SilverProcessor:
             if lake.latest_version(self.spark, silver_uri) == before:
                 # Nothing changed, so the MERGE committed nothing: record the range with an empty append.
                 empty = self.spark.createDataFrame([], lake.table_schema(self.spark, silver_uri))
-                lake.append_once(empty, silver_uri, app_id=app_id(table), txn_version=end)
+                lake.append_once(empty, silver_uri, app_id=silver_app_id(table), txn_version=end)
         elif counts["all"]:
             merge.merge_current(
                 self.spark, silver_uri, source, schema.primary_key, columns, bounds, broadcast_source=small
