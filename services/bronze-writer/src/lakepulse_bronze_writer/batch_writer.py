@@ -41,7 +41,7 @@ from lakepulse_bronze_writer.envelope import (
 from lakepulse_bronze_writer.layout import DATA_LAYOUT, HEARTBEATS_LAYOUT, TRANSACTIONS_LAYOUT, project
 from lakepulse_bronze_writer.metrics import BronzeMetrics
 from lakepulse_bronze_writer.quarantine import quarantine_frame
-from lakepulse_bronze_writer.stats import BatchStats, aggregate
+from lakepulse_bronze_writer.stats import BatchStats, TableStats, aggregate
 from lakepulse_common.errors import LakePulseError
 from lakepulse_common.spark import release_unreachable_jvm_objects
 from lakepulse_common.storage import table_uri
@@ -86,7 +86,7 @@ class BronzeBatchWriter:
         self._announcer = announcer
         self._metrics = metrics
         self._tracer = tracer
-        self._max_lsn: dict[str, int | None] = {}
+        self._max_lsn: dict[str, dict[tuple[str, int], int]] = {}
         self._query_id: str | None = None
         self._stamps: dict[str, Column] = {}
         self.lock = threading.Lock()
@@ -114,7 +114,7 @@ class BronzeBatchWriter:
     def process(self, batch: DataFrame, batch_id: int) -> None:
         started = time.monotonic()
         started_at = datetime.now(UTC)
-        parsed = parse_kafka_records(batch, self._topics).persist(StorageLevel.MEMORY_AND_DISK)
+        parsed = parse_kafka_records(batch, self._topics).persist(StorageLevel.DISK_ONLY)
         # The ingestion stamps stay literals (added after the cache, per table): the writer's sort
         # by the partition column then folds away instead of sorting the whole batch.
         self._stamps = {
@@ -212,10 +212,7 @@ class BronzeBatchWriter:
         with ThreadPoolExecutor(max_workers=min(self._bronze.parallel_table_writes, len(jobs))) as pool:
             list(pool.map(append, jobs))
         for table in data_tables:
-            table_max = stats.tables[table].max_lsn
-            if table_max is not None:
-                known = self._max_lsn.get(table)
-                self._max_lsn[table] = table_max if known is None else max(known, table_max)
+            self._remember_written_lsns(table, stats.tables[table])
         if duplicates_df is not None:
             duplicates_df.unpersist()
         return sum(dup_counts.values())
@@ -234,8 +231,8 @@ class BronzeBatchWriter:
 
         Within the batch every data row with a key and an LSN is checked. Across batches only
         non-snapshot rows are checked (one snapshot shares one LSN), only against the last
-        ``duplicate_lookback_days`` ingest dates, and only when the batch's LSN range reaches back
-        below the newest LSN already written, so a stream in LSN order pays nothing.
+        ``duplicate_lookback_days`` ingest dates, and only rows of Kafka partitions that reach back
+        to or below the newest LSN already written there, so a stream in LSN order pays nothing.
         """
         if not data_tables:
             return None, {}
@@ -255,23 +252,30 @@ class BronzeBatchWriter:
             )
         since = (datetime.now(UTC).date() - timedelta(days=self._bronze.duplicate_lookback_days)).isoformat()
         for table in data_tables:
-            table_stats = stats.tables[table]
-            if table_stats.min_lsn is None or table_stats.max_lsn is None:
+            reaching = self._reaching_back(table, stats.tables[table], since)
+            if not reaching:
                 continue
-            if not self._reaches_back(table, table_stats.min_lsn, since):
-                continue
+            # Only rows at or below their partition's newest written LSN can repeat an earlier batch,
+            # and only bronze rows in that LSN window can be repeated: Delta's file statistics on
+            # source_lsn skip every older file.
+            low = min(stats.tables[table].partition_lsns[part][0] for part in reaching)
+            high = max(reaching.values())
             uri = table_uri(self._lake_root, "bronze", table)
             existing = (
                 self._spark.read.format("delta")
                 .load(uri)
                 .where(
                     (F.col("_ingest_date") >= F.lit(since).cast("date"))
-                    & F.col("source_lsn").between(table_stats.min_lsn, table_stats.max_lsn)
+                    & F.col("source_lsn").between(low, high)
                     & F.col("_key").isNotNull()
                 )
                 .select("_key", "source_lsn")
             )
-            candidates = keyed.where((F.col("_route") == table) & (F.col("op") != "r"))
+            in_window = F.lit(False)
+            for (topic, partition), newest in reaching.items():
+                same_partition = (F.col("_topic") == topic) & (F.col("_partition") == partition)
+                in_window = in_window | (same_partition & (F.col("source_lsn") <= newest))
+            candidates = keyed.where((F.col("_route") == table) & (F.col("op") != "r") & in_window)
             seen = candidates.join(existing, ["_key", "source_lsn"], "left_semi").select("_route", *_POSITION)
             found = seen if found is None else found.unionByName(seen)
         if found is None:
@@ -280,21 +284,40 @@ class BronzeBatchWriter:
         counts = {row["_route"]: row["count"] for row in duplicates_df.groupBy("_route").count().collect()}
         return duplicates_df, counts
 
-    def _reaches_back(self, table: str, batch_min_lsn: int, since: str) -> bool:
+    def _reaching_back(self, table: str, table_stats: TableStats, since: str) -> dict[tuple[str, int], int]:
+        """The batch's Kafka partitions whose lowest LSN is not above the newest already written there.
+
+        A stream in LSN order (per partition) reaches back nowhere and pays no bronze read; a
+        redelivery, an emitter restart or concurrent source transactions do. The newest LSN per
+        partition is read from bronze once per table and process, then kept from the batches written.
+        """
         if table not in self._max_lsn:
-            uri = table_uri(self._lake_root, "bronze", table)
-            newest = None
-            if delta_io.table_exists(self._spark, uri):
-                newest = (
-                    self._spark.read.format("delta")
-                    .load(uri)
-                    .where(F.col("_ingest_date") >= F.lit(since).cast("date"))
-                    .agg(F.max("source_lsn"))
-                    .first()[0]  # type: ignore[index]
-                )
-            self._max_lsn[table] = newest
+            self._max_lsn[table] = self._newest_lsns(table, since)
         newest = self._max_lsn[table]
-        return newest is not None and batch_min_lsn <= newest
+        return {
+            part: newest[part]
+            for part, (low, _high) in table_stats.partition_lsns.items()
+            if part in newest and low <= newest[part]
+        }
+
+    def _newest_lsns(self, table: str, since: str) -> dict[tuple[str, int], int]:
+        uri = table_uri(self._lake_root, "bronze", table)
+        if not delta_io.table_exists(self._spark, uri):
+            return {}
+        rows = (
+            self._spark.read.format("delta")
+            .load(uri)
+            .where((F.col("_ingest_date") >= F.lit(since).cast("date")) & F.col("source_lsn").isNotNull())
+            .groupBy("_topic", "_partition")
+            .agg(F.max("source_lsn").alias("newest"))
+            .collect()
+        )
+        return {(row["_topic"], row["_partition"]): int(row["newest"]) for row in rows}
+
+    def _remember_written_lsns(self, table: str, table_stats: TableStats) -> None:
+        newest = self._max_lsn.setdefault(table, {})
+        for part, (_low, high) in table_stats.partition_lsns.items():
+            newest[part] = max(newest.get(part, high), high)
 
     def _compact_if_due(self, announced: dict[str, list[int]]) -> None:
         every = self._bronze.compact_every_commits

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from pyspark.sql import DataFrame, SparkSession
 
+from lakepulse_common import delta_log
 from lakepulse_common.spark import delta_table_exists
 from lakepulse_common.storage import for_spark
 
@@ -86,44 +87,21 @@ def _decode_metadata(raw: str | None) -> dict[str, Any] | None:
 
 
 def commits_after(spark: SparkSession, uri: str, after_version: int) -> list[Commit]:
-    """Commits with a version greater than ``after_version``, oldest first (reads only recent log files)."""
-    from delta.tables import DeltaTable
-
-    if not table_exists(spark, uri):
-        return []
-    table = DeltaTable.forPath(spark, for_spark(uri))
-    limit = 16
-    while True:
-        rows = (
-            table.history(limit).select("version", "operation", "userMetadata", "operationMetrics").collect()
+    """Commits with a version greater than ``after_version``, oldest first (reads only their log files)."""
+    return [
+        Commit(
+            version=info.version,
+            operation=info.operation,
+            metadata=_decode_metadata(info.user_metadata),
+            operation_metrics=info.operation_metrics,
         )
-        oldest = min((row["version"] for row in rows), default=0)
-        if len(rows) < limit or oldest <= after_version + 1:
-            break
-        limit *= 4
-    return sorted(
-        (
-            Commit(
-                version=row["version"],
-                operation=row["operation"],
-                metadata=_decode_metadata(row["userMetadata"]),
-                operation_metrics=dict(row["operationMetrics"] or {}),
-            )
-            for row in rows
-            if row["version"] > after_version
-        ),
-        key=lambda commit: commit.version,
-    )
+        for info in delta_log.commit_infos(spark, uri, after_version + 1)
+    ]
 
 
 def latest_version(spark: SparkSession, uri: str) -> int:
     """The table's newest version, or -1 when it does not exist yet."""
-    from delta.tables import DeltaTable
-
-    if not table_exists(spark, uri):
-        return -1
-    rows = DeltaTable.forPath(spark, for_spark(uri)).history(1).select("version").collect()
-    return int(rows[0]["version"]) if rows else -1
+    return delta_log.latest_version(spark, uri)
 
 
 def compact(spark: SparkSession, uri: str, since_date: str) -> None:

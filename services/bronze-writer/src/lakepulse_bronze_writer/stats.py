@@ -55,6 +55,8 @@ class TableStats:
     max_lsn: int | None = None
     max_source_ts_ms: int | None = None
     offsets: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
+    # LSN range of the change events per Kafka partition: a key's redeliveries stay in its partition.
+    partition_lsns: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
     kinds: Counter[str] = field(default_factory=Counter)
 
     def add_offsets(self, topic: str | None, partition: int | None, low: int, high: int) -> None:
@@ -62,6 +64,16 @@ class TableStats:
             return
         known = self.offsets.get((topic, partition))
         self.offsets[(topic, partition)] = (min(known[0], low), max(known[1], high)) if known else (low, high)
+
+    def add_partition_lsns(
+        self, topic: str | None, partition: int | None, low: int | None, high: int | None
+    ) -> None:
+        if topic is None or partition is None or low is None or high is None:
+            return
+        known = self.partition_lsns.get((topic, partition))
+        self.partition_lsns[(topic, partition)] = (
+            (min(known[0], low), max(known[1], high)) if known else (low, high)
+        )
 
     def commit_metadata(self, batch_id: int, trace: dict[str, str]) -> dict[str, Any]:
         """What the Delta commit records (``userMetadata``) and the control event announces."""
@@ -141,6 +153,8 @@ class BatchStats:
             stats.max_lsn = _upper(stats.max_lsn, row["max_lsn"])
             stats.max_source_ts_ms = _upper(stats.max_source_ts_ms, row["max_source_ts_ms"])
             stats.add_offsets(row["_topic"], row["_partition"], row["min_offset"], row["max_offset"])
+            if row["_kind"] == "data":
+                stats.add_partition_lsns(row["_topic"], row["_partition"], row["min_lsn"], row["max_lsn"])
             kinds[row["_kind"]] += row["rows"]
             if row["_reason"] is not None:
                 reasons[row["_reason"]] += row["rows"]

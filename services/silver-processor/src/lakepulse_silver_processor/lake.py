@@ -17,6 +17,7 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
+from lakepulse_common import delta_log
 from lakepulse_common.spark import delta_table_exists
 from lakepulse_common.storage import for_spark
 
@@ -37,40 +38,30 @@ def table_exists(spark: SparkSession, uri: str) -> bool:
     return delta_table_exists(spark, uri)
 
 
-def _snapshot(spark: SparkSession, uri: str) -> Any:
-    jvm = _jvm(spark)
-    log_ = jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, for_spark(uri))
-    return log_.update(False, jvm.scala.Option.empty(), jvm.scala.Option.empty())
-
-
-def latest_version(spark: SparkSession, uri: str) -> int:
-    """The table's newest version, or -1 when the table does not exist."""
-    if not table_exists(spark, uri):
-        return -1
-    return int(_snapshot(spark, uri).version())
+latest_version = delta_log.latest_version  # re-exported: the processor asks lake.*
 
 
 def applied_version(spark: SparkSession, uri: str, app_id: str) -> int:
     """The ``txnVersion`` last committed under ``app_id``, or -1 (table or marker absent)."""
     if not table_exists(spark, uri):
         return -1
-    found = _snapshot(spark, uri).transactions().get(app_id)
+    found = delta_log.snapshot(spark, uri).transactions().get(app_id)
     return int(found.get()) if found.isDefined() else -1
 
 
 def table_schema(spark: SparkSession, uri: str) -> T.StructType:
     """The table's schema from its log (no Spark job)."""
-    return T.StructType.fromJson(json.loads(_snapshot(spark, uri).schema().json()))
+    return T.StructType.fromJson(json.loads(delta_log.snapshot(spark, uri).schema().json()))
 
 
 def table_property(spark: SparkSession, uri: str, key: str) -> str | None:
-    found = _snapshot(spark, uri).metadata().configuration().get(key)
+    found = delta_log.snapshot(spark, uri).metadata().configuration().get(key)
     return str(found.get()) if found.isDefined() else None
 
 
 def data_schema(spark: SparkSession, uri: str) -> T.StructType:
     """The table schema without partition columns: what its Parquet files hold."""
-    snapshot = _snapshot(spark, uri)
+    snapshot = delta_log.snapshot(spark, uri)
     schema = T.StructType.fromJson(json.loads(snapshot.schema().json()))
     columns = snapshot.metadata().partitionColumns()
     partition = {columns.apply(i) for i in range(columns.size())}
@@ -86,10 +77,10 @@ def added_files(spark: SparkSession, uri: str, start_version: int, end_version: 
     if end_version < start_version:
         return []
     jvm = _jvm(spark)
-    delta_log = jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, for_spark(uri))
-    root = delta_log.dataPath().toString()
+    table_log = delta_log.delta_log(spark, uri)
+    root = table_log.dataPath().toString()
     file_ops = jvm.org.apache.spark.sql.delta.util.DeltaFileOperations
-    changes = delta_log.getChanges(start_version, end_version, jvm.scala.Option.empty(), True)
+    changes = table_log.getChanges(start_version, end_version, jvm.scala.Option.empty(), True)
     paths: list[str] = []
     while changes.hasNext():
         actions = changes.next()._2()

@@ -1,0 +1,90 @@
+"""Reading a Delta table's log through the session's JVM: versions and commit infos, no Spark job.
+
+``DeltaTable.history()`` runs a Spark job (and a log replay) per call; a writer that asks "what did
+I just commit?" after every micro-batch pays that for every table, every batch. ``DeltaLog`` answers
+from the cached snapshot and the new commit files alone, through the same Hadoop filesystem (and
+credentials) the session writes with, so local and ``s3a://`` lakes behave alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from lakepulse_common.spark import delta_table_exists
+from lakepulse_common.storage import for_spark
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """The ``commitInfo`` action of one version: what history() shows for it."""
+
+    version: int
+    operation: str
+    user_metadata: str | None = None
+    operation_metrics: dict[str, str] = field(default_factory=dict)
+
+
+def _jvm(spark: SparkSession) -> Any:
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    return jvm
+
+
+def delta_log(spark: SparkSession, uri: str) -> Any:
+    """The JVM ``DeltaLog`` of a table (cached by Delta per path)."""
+    jvm = _jvm(spark)
+    return jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, for_spark(uri))
+
+
+def snapshot(spark: SparkSession, uri: str) -> Any:
+    """The table's newest snapshot: reads only the commit files written since the cached one."""
+    jvm = _jvm(spark)
+    return delta_log(spark, uri).update(False, jvm.scala.Option.empty(), jvm.scala.Option.empty())
+
+
+def latest_version(spark: SparkSession, uri: str) -> int:
+    """The table's newest version, or -1 when it has no committed version yet."""
+    if not delta_table_exists(spark, uri):
+        return -1
+    return int(snapshot(spark, uri).version())
+
+
+def _scala_option(value: Any) -> Any:
+    return value.get() if value.isDefined() else None
+
+
+def _string_map(jvm: Any, scala_map: Any) -> dict[str, str]:
+    java_map = jvm.scala.jdk.javaapi.CollectionConverters.asJava(scala_map)
+    return {str(k): str(v) for k, v in java_map.items()}
+
+
+def commit_infos(spark: SparkSession, uri: str, start: int, end: int | None = None) -> Iterator[CommitInfo]:
+    """Commit infos of versions ``start..end`` (inclusive; ``end`` None = the newest), oldest first."""
+    if not delta_table_exists(spark, uri):
+        return
+    jvm = _jvm(spark)
+    newest = int(snapshot(spark, uri).version())
+    last = newest if end is None else min(end, newest)
+    if last < max(start, 0):
+        return
+    changes = delta_log(spark, uri).getChanges(max(start, 0), last, jvm.scala.Option.empty(), True)
+    while changes.hasNext():
+        entry = changes.next()
+        version, actions = int(entry._1()), entry._2()
+        for i in range(actions.size()):
+            action = actions.apply(i)
+            if action.getClass().getSimpleName() != "CommitInfo":
+                continue
+            metrics = _scala_option(action.operationMetrics())
+            yield CommitInfo(
+                version=version,
+                operation=str(action.operation()),
+                user_metadata=_scala_option(action.userMetadata()),
+                operation_metrics=_string_map(jvm, metrics) if metrics is not None else {},
+            )
+            break
