@@ -9,7 +9,9 @@ from lakepulse_bronze_writer.stats import BatchStats
 _TS = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def _row(route: str, kind: str, partition: int, offsets: tuple[int, int], lsns: tuple[int, int] | None) -> Row:
+def _row(
+    route: str, kind: str, partition: int, offsets: tuple[int, int], lsns: tuple[int, int] | None
+) -> Row:
     return Row(
         _route=route,
         _kind=kind,
