@@ -1,7 +1,7 @@
 """The bronze writer's settings: the shared LakePulse sections plus a ``bronze`` section.
 
 Environment variables use the shared prefix and ``__`` nesting, e.g.
-``LAKEPULSE_BRONZE__TRIGGER_INTERVAL_S=2`` or ``LAKEPULSE_BRONZE__MAX_OFFSETS_PER_TRIGGER=50000``.
+``LAKEPULSE_BRONZE__TRIGGER_INTERVAL_S=2`` or ``LAKEPULSE_BRONZE__MAX_OFFSETS_PER_TRIGGER=100000``.
 Defaults are sized for a 2-core machine draining a backlog and then following a live stream.
 """
 
@@ -27,7 +27,7 @@ class BronzeSettings(BaseModel):
         default=1.0, ge=0, description="processing-time trigger; 0 starts the next batch at once"
     )
     max_offsets_per_trigger: int | None = Field(
-        default=50_000, ge=1, description="cap per micro-batch, so a backlog drains in bounded batches"
+        default=100_000, ge=1, description="cap per micro-batch, so a backlog drains in bounded batches"
     )
     min_partitions: int | None = Field(
         default=None, ge=1, description="Kafka source tasks per batch; default one per topic-partition"
