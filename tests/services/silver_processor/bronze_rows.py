@@ -46,6 +46,7 @@ class Change:
     ts_ms: int | None = None
     total_order: int = 1
     key_override: dict[str, Any] | None = None
+    transaction_id: str | None = None  # default: one transaction per change
 
 
 def upsert(lsn: int, row: dict[str, Any], key: tuple[str, ...], op: str = "u", **kw: Any) -> Change:
@@ -84,7 +85,7 @@ class Bronze:
                     "true" if change.op == "r" else "false",
                     "sales",
                     table,
-                    None if change.op == "r" else f"{change.lsn // 10}:{change.lsn}",
+                    None if change.op == "r" else change.transaction_id or f"{change.lsn // 10}:{change.lsn}",
                     None if change.op == "r" else change.total_order,
                     None if change.op == "r" else change.total_order,
                     False,
@@ -103,6 +104,19 @@ class Bronze:
         uri = for_spark(self.uri(table))
         df.write.format("delta").mode("append").partitionBy("_ingest_date").save(uri)
         return int(self.spark.sql(f"DESCRIBE HISTORY delta.`{uri}` LIMIT 1").first()["version"])
+
+    def end_transaction(self, transaction_id: str, events: dict[str, int]) -> None:
+        """The transaction topic's END event for ``transaction_id``: its event count per table."""
+        collections = [{"data_collection": f"sales.{t}", "event_count": n} for t, n in events.items()]
+        total = sum(events.values())
+        row = ("END", transaction_id, total, orjson.dumps(collections).decode(), dt.date.today())
+        df = self.spark.createDataFrame(
+            [row],
+            "tx_status STRING, tx_id STRING, tx_event_count BIGINT, tx_data_collections STRING,"
+            " _ingest_date DATE",
+        )
+        uri = for_spark(self.uri("_transactions"))
+        df.write.format("delta").mode("append").partitionBy("_ingest_date").save(uri)
 
 
 CUSTOMER_KEY = ("customer_id",)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Final
 
 GOLD_BUILD_STATE_TABLE: Final = "_build_state"
+# Bronze's table of the transaction topic's BEGIN/END events (silver's transaction alignment reads it).
+BRONZE_TRANSACTIONS_TABLE: Final = "_transactions"
 # Delta operations that rewrite files without changing what a table holds.
 LAYOUT_ONLY_OPERATIONS: Final = frozenset({"OPTIMIZE", "VACUUM START", "VACUUM END", "REORG"})
 

@@ -18,10 +18,11 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from lakepulse_common.progress import BRONZE_TRANSACTIONS_TABLE
 from lakepulse_common.topics import TopicNames
 
 QUARANTINE_TABLE = "_quarantine"
-TRANSACTIONS_TABLE = "_transactions"
+TRANSACTIONS_TABLE = BRONZE_TRANSACTIONS_TABLE
 HEARTBEATS_TABLE = "_heartbeats"
 AUDIT_TABLE = "_batch_audit"
 SYSTEM_TABLES = frozenset({QUARANTINE_TABLE, TRANSACTIONS_TABLE, HEARTBEATS_TABLE, AUDIT_TABLE})

@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakepulse_silver_processor.schemas import Encoding, TableSchema
+from lakepulse_silver_processor.transactions import transaction_key
 
 TOAST_PLACEHOLDER = "__debezium_unavailable_value"
 ROW_OPS = ("c", "u", "d", "r")
@@ -38,6 +39,7 @@ META_COLUMNS = (
     "_toast",
     "_cast_errors",
     "_key_fields",
+    "_transaction_id",
 )
 _STRING_MAP = "map<string,string>"  # from_json accepts a DDL string for map schemas
 
@@ -143,6 +145,7 @@ def decode_changes(staged: DataFrame, schema: TableSchema, extra_columns: Sequen
         F.array_compact(F.array(*toast_flags)).alias("_toast"),
         F.array_compact(F.array(*cast_flags)).alias("_cast_errors"),
         key_fields.alias("_key_fields"),
+        transaction_key(F.col("transaction_id")).alias("_transaction_id"),
     )
     return decoded.withColumn("_pk", pk_json(schema.primary_key))
 

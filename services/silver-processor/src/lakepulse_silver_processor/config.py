@@ -53,6 +53,14 @@ class SilverSettings(BaseModel):
         description="hold snapshot reads too; off: the source's foreign keys put their parents in the"
         " same snapshot, so they are applied as they come",
     )
+    align_transactions: bool = Field(
+        default=False,
+        description="apply a change only once every event of its source transaction is in bronze"
+        " (needs the transaction topic); waiting changes are held under transaction_incomplete",
+    )
+    transaction_lookback_days: int = Field(
+        default=7, ge=1, description="END events and arrival counts older than this are not consulted"
+    )
     flush_timeout_s: float = Field(default=30.0, gt=0)
 
 

@@ -25,6 +25,7 @@ from lakepulse_common.control_events import (
     TraceContext,
 )
 from lakepulse_common.errors import ControlEventError, LakePulseError
+from lakepulse_common.progress import BRONZE_TRANSACTIONS_TABLE
 from lakepulse_common.runtime import Shutdown
 from lakepulse_common.spark import release_unreachable_jvm_objects
 from lakepulse_common.telemetry import context_from_headers, current_trace_context, link_from_headers
@@ -145,9 +146,13 @@ class ControlLoop:
         targets: dict[str, int] = {}
         traces: dict[str, TraceContext | None] = {}
         triggers: dict[str, list[TraceContext]] = {}
+        transaction_ends = False
         for message in messages:
             event = self._decode(message)
             if event is None or event.kind is not EventKind.COMMIT or event.layer is not Layer.BRONZE:
+                continue
+            if event.table == BRONZE_TRANSACTIONS_TABLE:
+                transaction_ends = True  # END events alone can complete held transactions
                 continue
             if event.table is None or event.delta_version is None or event.table not in TABLES:
                 continue
@@ -161,6 +166,8 @@ class ControlLoop:
                 log.info("shutdown: leaving control offsets uncommitted, events will come again")
                 return len(messages)
             self.run_table(table, targets[table], traces[table], links=triggers.get(table, ()))
+        if transaction_ends:
+            self._retry_unblocked(None)
         self._flush()
         self.consumer.commit(offsets=self._next_offsets(messages), asynchronous=False)
         release_unreachable_jvm_objects()
@@ -188,12 +195,32 @@ class ControlLoop:
             self._announce(batches, current_trace_context())
             self._announce_pause(table)
             if batches:
-                for child in children_of(table):
-                    done = self.processor.applied_version(child)
-                    if done >= 0:
-                        with self._batch_span(child, done, None, ()):
-                            retried = self.processor.apply(child, done, retry_held=True)
-                            self._announce(retried, current_trace_context())
+                self._retry_unblocked(table)
+
+    def _retry_unblocked(self, committed: str | None) -> None:
+        """Re-evaluate held changes a commit may have unblocked, and follow what those release.
+
+        Waiting are children missing a parent and, with transaction alignment, changes missing the
+        rest of their transaction. A retry that releases changes is itself a commit that may
+        unblock others (an order released → its held lines), so it is followed too; each table is
+        retried at most once per triggering commit.
+        """
+        queue: list[str | None] = [committed]
+        retried: set[str] = set()
+        while queue:
+            source = queue.pop(0)
+            children = children_of(source) if source is not None else []
+            waiting = set(children) | set(self.processor.tables_waiting_for_transactions())
+            for other in sorted(waiting - {source} - retried, key=_TABLE_ORDER.__getitem__):
+                done = self.processor.applied_version(other)
+                if done < 0:
+                    continue
+                retried.add(other)
+                with self._batch_span(other, done, None, ()):
+                    results = self.processor.apply(other, done, retry_held=True)
+                    self._announce(results, current_trace_context())
+                if any(stats.released for stats in results):
+                    queue.append(other)
 
     @contextmanager
     def _batch_span(

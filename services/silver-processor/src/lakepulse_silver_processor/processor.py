@@ -19,7 +19,7 @@ from pyspark.sql import types as T
 
 from lakepulse_common.errors import LakePulseError
 from lakepulse_common.progress import silver_app_id
-from lakepulse_silver_processor import lake, merge, quarantine
+from lakepulse_silver_processor import lake, merge, quarantine, transactions
 from lakepulse_silver_processor.changes import (
     cast_error_columns,
     decode_changes,
@@ -110,6 +110,9 @@ class SilverProcessor:
         extras = sorted((seen.columns | stored) - declared - set(merge.SILVER_META))
         columns = [*schema.column_names, *extras]
         decoded = decode_changes(staged, schema, extras)
+        if self.settings.align_transactions and end > start:
+            # Before evaluating: this batch's own changes count towards their transactions.
+            self.tables.record_arrivals(table, decoded, end)
         held_stored = self.tables.held_of(table)
         batch = decoded
         if held_stored is not None:
@@ -249,6 +252,20 @@ class SilverProcessor:
     # --- helpers -----------------------------------------------------------------------------------
 
     def _evaluate(self, batch: DataFrame, schema: TableSchema) -> DataFrame:
+        evaluated = self._hold_missing_parents(batch, schema)
+        if not self.settings.align_transactions:
+            return evaluated
+        ends, arrivals = self.tables.transaction_state()
+        wanted = batch.where(F.col(transactions.TRANSACTION_COLUMN).isNotNull())
+        complete = transactions.complete_transactions(wanted, ends, arrivals)
+        return transactions.mark_incomplete(evaluated, complete)
+
+    def tables_waiting_for_transactions(self) -> list[str]:
+        if not self.settings.align_transactions:
+            return []
+        return self.tables.tables_waiting_for_transactions()
+
+    def _hold_missing_parents(self, batch: DataFrame, schema: TableSchema) -> DataFrame:
         evaluated = evaluate(cleanse(batch, schema), schema, EXPECTATIONS.get(schema.name, ()))
         rules = PARENTS.get(schema.name, ())
         if not rules or not self.settings.hold_missing_parents:

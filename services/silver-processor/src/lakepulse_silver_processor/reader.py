@@ -30,6 +30,7 @@ BRONZE_SCHEMA = T.StructType(
         T.StructField("source_lsn", T.LongType()),
         T.StructField("source_ts_ms", T.LongType()),
         T.StructField("source_snapshot", T.StringType()),
+        T.StructField("transaction_id", T.StringType()),
         T.StructField("transaction_total_order", T.LongType()),
         T.StructField("_topic", T.StringType()),
         T.StructField("_partition", T.IntegerType()),

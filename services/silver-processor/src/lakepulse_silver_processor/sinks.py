@@ -12,8 +12,9 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakepulse_common.control_events import Layer
+from lakepulse_common.progress import BRONZE_TRANSACTIONS_TABLE
 from lakepulse_common.storage import for_spark, table_uri
-from lakepulse_silver_processor import lake, merge, quarantine, scd2
+from lakepulse_silver_processor import lake, merge, quarantine, scd2, transactions
 from lakepulse_silver_processor.changes import Truncate, pk_json
 from lakepulse_silver_processor.config import SilverSettings
 from lakepulse_silver_processor.metrics import QUALITY_TABLE, BatchStats, quality_row
@@ -55,6 +56,7 @@ class SilverTables:
             self.spark, self.uri(table), self.settings.target_file_size_bytes, zorder_by=schema.primary_key
         )
         self.prune_tombstones(table)
+        self.prune_arrivals(table)
 
     def held_of(self, table: str) -> DataFrame | None:
         uri = self.uri(quarantine.HELD_TABLE)
@@ -166,6 +168,49 @@ class SilverTables:
         self.ensure(uri, row.schema, ("table",))
         app = f"lakepulse-silver-quality:{stats.table}" if new_data else None
         lake.append_once(row, uri, app_id=app, txn_version=stats.bronze_version_to if new_data else None)
+
+    def record_arrivals(self, table: str, changes: DataFrame, end: int) -> None:
+        """Count the transactions' changes in newly read bronze rows (once per bronze range)."""
+        uri = self.uri(transactions.ARRIVALS_TABLE)
+        self.ensure(uri, transactions.ARRIVALS_SCHEMA, ("table",))
+        rows = transactions.arrival_rows(changes, table, end)
+        lake.append_once(rows, uri, app_id=transactions.arrivals_app_id(table), txn_version=end)
+
+    def transaction_state(self) -> tuple[DataFrame | None, DataFrame | None]:
+        """Recent bronze END events and silver arrival counts (None while a table does not exist)."""
+        since = F.current_timestamp() - F.expr(f"INTERVAL {self.settings.transaction_lookback_days} DAYS")
+        ends_uri = table_uri(self.lake_root, Layer.BRONZE, BRONZE_TRANSACTIONS_TABLE)
+        ends = (
+            lake.read(self.spark, ends_uri).where(F.col("_ingest_date") >= F.to_date(since))
+            if lake.table_exists(self.spark, ends_uri)
+            else None
+        )
+        arrivals_uri = self.uri(transactions.ARRIVALS_TABLE)
+        arrivals = (
+            lake.read(self.spark, arrivals_uri).where(F.col("recorded_at") >= since)
+            if lake.table_exists(self.spark, arrivals_uri)
+            else None
+        )
+        return ends, arrivals
+
+    def tables_waiting_for_transactions(self) -> list[str]:
+        uri = self.uri(quarantine.HELD_TABLE)
+        if not lake.table_exists(self.spark, uri):
+            return []
+        held = lake.read(self.spark, uri).where(F.col("rule") == transactions.INCOMPLETE_RULE)
+        return sorted(row["table"] for row in held.select("table").distinct().collect())
+
+    def prune_arrivals(self, table: str) -> None:
+        """Arrival counts are needed only as long as END events are consulted."""
+        from delta.tables import DeltaTable
+
+        uri = self.uri(transactions.ARRIVALS_TABLE)
+        if not lake.table_exists(self.spark, uri):
+            return
+        cutoff = F.current_timestamp() - F.expr(f"INTERVAL {self.settings.transaction_lookback_days} DAYS")
+        DeltaTable.forPath(self.spark, for_spark(uri)).delete(
+            (F.col("table") == table) & (F.col("recorded_at") < cutoff)
+        )
 
     def prune_tombstones(self, table: str) -> None:
         """Delete markers outlive any plausible late duplicate only for ``tombstone_retention_hours``."""
