@@ -1,4 +1,5 @@
-"""The control loop against real Kafka: a bronze commit event delivered twice changes nothing."""
+"""The control loop against real Kafka: a bronze commit event delivered twice changes nothing, and an
+END event alone releases an aligned transaction."""
 
 from __future__ import annotations
 
@@ -23,8 +24,16 @@ from lakepulse_silver_processor import lake
 from lakepulse_silver_processor.config import SilverSettings
 from lakepulse_silver_processor.consumer import ControlLoop
 from lakepulse_silver_processor.processor import SilverProcessor
-from tests.services.silver_processor.bronze_rows import CUSTOMER_KEY, Bronze, upsert
+from tests.services.silver_processor.bronze_rows import (
+    CUSTOMER_KEY,
+    ORDER_KEY,
+    ORDER_LINE_KEY,
+    Bronze,
+    upsert,
+)
 from tests.services.silver_processor.bronze_rows import customer as cust
+from tests.services.silver_processor.bronze_rows import order as ordr
+from tests.services.silver_processor.bronze_rows import order_line as line
 from tests.services.silver_processor.expected import expected_row, silver_rows
 from tests.support import random_name, wait_for
 
@@ -117,3 +126,59 @@ def test_control_event_delivered_twice_changes_nothing(
         [TopicPartition(topics.control, p) for p in range(lake_settings.kafka.default_partitions)], timeout=10
     )
     assert sum(max(tp.offset, 0) for tp in committed) == len(events)  # every message, ours included
+
+
+def test_an_end_event_alone_releases_a_held_transaction_across_tables(
+    spark: SparkSession,
+    lake_settings: LakePulseSettings,
+    processor: SilverProcessor,
+    bronze: Bronze,
+    control_consumer: Consumer,
+) -> None:
+    """With alignment, the END arriving in a bronze batch of its own still makes the order and its
+    line visible: the `_transactions` commit triggers the retry, and the released order its line."""
+    topics = TopicNames.from_settings(lake_settings.kafka)
+    producer = create_producer(lake_settings.kafka, "bronze-test")
+    aligned = SilverProcessor(
+        spark,
+        lake_settings.lake_root,
+        processor.settings.model_copy(update={"align_transactions": True}),
+        processor.metrics,
+    )
+    loop = ControlLoop(
+        aligned, control_consumer, producer, topics, SilverSettings(poll_timeout_s=0.5), Shutdown()
+    )
+    control_consumer.subscribe([topics.control])
+
+    def announce_and_drain(table: str, version: int) -> None:
+        event = ControlEvent(
+            kind=EventKind.COMMIT,
+            service="bronze-writer",
+            layer=Layer.BRONZE,
+            table=table,
+            delta_version=version,
+        )
+        producer.produce(topics.control, key=event.key, value=event.to_bytes())
+        producer.flush(10)
+        seen: list[int] = []
+
+        def drained() -> bool:
+            seen.append(loop.poll_once())
+            return sum(seen) > 0 and seen[-1] == 0
+
+        wait_for(drained, 600, f"the {table} commit event to be consumed")
+
+    announce_and_drain("customers", bronze.append("customers", [upsert(10, cust(1), CUSTOMER_KEY, op="r")]))
+    tx = "700:1000"
+    order_change = upsert(990, ordr(60, customer_id=1), ORDER_KEY, op="c", transaction_id=tx)
+    line_change = upsert(991, line(600, 60), ORDER_LINE_KEY, op="c", transaction_id=tx)
+    announce_and_drain("orders", bronze.append("orders", [order_change]))
+    announce_and_drain("order_lines", bronze.append("order_lines", [line_change]))
+    root = lake_settings.lake_root
+    assert silver_rows(spark, root, "orders") == {} and silver_rows(spark, root, "order_lines") == {}
+
+    bronze.end_transaction(tx, {"orders": 1, "order_lines": 1})
+    announce_and_drain("_transactions", 0)
+    assert sorted(silver_rows(spark, root, "orders")) == [60]
+    assert sorted(silver_rows(spark, root, "order_lines")) == [600]
+    assert aligned.tables_waiting_for_transactions() == []
