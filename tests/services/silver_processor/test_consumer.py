@@ -181,4 +181,4 @@ def test_an_end_event_alone_releases_a_held_transaction_across_tables(
     announce_and_drain("_transactions", 0)
     assert sorted(silver_rows(spark, root, "orders")) == [60]
     assert sorted(silver_rows(spark, root, "order_lines")) == [600]
-    assert aligned.tables_waiting_for_transactions() == []
+    assert aligned.tables_with_releasable_transactions() == []

@@ -103,7 +103,7 @@ def test_an_order_waits_for_all_its_lines_and_they_appear_together(
     assert silver_rows(spark, root, "orders") == {} and silver_rows(spark, root, "order_lines") == {}
     held = {(r["table"], r["rule"]) for r in read(spark, root, HELD_TABLE)}
     assert ("orders", INCOMPLETE_RULE) in held
-    assert processor.tables_waiting_for_transactions() == ["orders"]  # the lines wait for their order
+    assert processor.tables_with_releasable_transactions() == []
 
     # A transaction with no END yet waits too, however complete it looks.
     lone = upsert(2100, ordr(51, customer_id=1), ORDER_KEY, op="c", transaction_id="901:2101")
@@ -111,9 +111,11 @@ def test_an_order_waits_for_all_its_lines_and_they_appear_together(
     # The missing line arrives: the transaction is complete; the order goes first, then its lines.
     bronze.append("order_lines", [upsert(1992, line(501, 50), ORDER_LINE_KEY, op="c", transaction_id=tx)])
     processor.apply("order_lines")
+    assert processor.tables_with_releasable_transactions() == ["orders"]  # the lines wait for their order
     [orders_retry] = processor.apply("orders")
     assert orders_retry.released == 1 and orders_retry.held == 1
     processor.apply("order_lines", retry_held=True)
     assert sorted(silver_rows(spark, root, "orders")) == [50]
     assert sorted(silver_rows(spark, root, "order_lines")) == [500, 501]
-    assert processor.tables_waiting_for_transactions() == ["orders"]  # order 51 still waits for its END
+    assert processor.tables_with_releasable_transactions() == []  # order 51 still waits for its END
+    assert ("orders", INCOMPLETE_RULE) in {(r["table"], r["rule"]) for r in read(spark, root, HELD_TABLE)}

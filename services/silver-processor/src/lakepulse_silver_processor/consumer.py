@@ -200,8 +200,8 @@ class ControlLoop:
     def _retry_unblocked(self, committed: str | None) -> None:
         """Re-evaluate held changes a commit may have unblocked, and follow what those release.
 
-        Waiting are children missing a parent and, with transaction alignment, changes missing the
-        rest of their transaction. A retry that releases changes is itself a commit that may
+        Waiting are children missing a parent and, with transaction alignment, changes whose
+        transaction has become complete. A retry that releases changes is itself a commit that may
         unblock others (an order released → its held lines), so it is followed too; each table is
         retried at most once per triggering commit.
         """
@@ -210,7 +210,7 @@ class ControlLoop:
         while queue:
             source = queue.pop(0)
             children = children_of(source) if source is not None else []
-            waiting = set(children) | set(self.processor.tables_waiting_for_transactions())
+            waiting = set(children) | set(self.processor.tables_with_releasable_transactions())
             for other in sorted(waiting - {source} - retried, key=_TABLE_ORDER.__getitem__):
                 done = self.processor.applied_version(other)
                 if done < 0:

@@ -260,10 +260,10 @@ class SilverProcessor:
         complete = transactions.complete_transactions(wanted, ends, arrivals)
         return transactions.mark_incomplete(evaluated, complete)
 
-    def tables_waiting_for_transactions(self) -> list[str]:
+    def tables_with_releasable_transactions(self) -> list[str]:
         if not self.settings.align_transactions:
             return []
-        return self.tables.tables_waiting_for_transactions()
+        return self.tables.tables_with_releasable_transactions()
 
     def _hold_missing_parents(self, batch: DataFrame, schema: TableSchema) -> DataFrame:
         evaluated = evaluate(cleanse(batch, schema), schema, EXPECTATIONS.get(schema.name, ()))

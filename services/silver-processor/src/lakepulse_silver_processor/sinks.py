@@ -193,12 +193,24 @@ class SilverTables:
         )
         return ends, arrivals
 
-    def tables_waiting_for_transactions(self) -> list[str]:
+    def tables_with_releasable_transactions(self) -> list[str]:
+        """Tables holding changes whose transaction has become complete since they were held.
+
+        One job over the held changes instead of a retry of every waiting table after every commit.
+        """
         uri = self.uri(quarantine.HELD_TABLE)
         if not lake.table_exists(self.spark, uri):
             return []
-        held = lake.read(self.spark, uri).where(F.col("rule") == transactions.INCOMPLETE_RULE)
-        return sorted(row["table"] for row in held.select("table").distinct().collect())
+        column = transactions.TRANSACTION_COLUMN
+        held = (
+            lake.read(self.spark, uri)
+            .where(F.col("rule") == transactions.INCOMPLETE_RULE)
+            .select("table", F.get_json_object("payload", f"$.{column}").alias(column))
+        )
+        ends, arrivals = self.transaction_state()
+        complete = transactions.complete_transactions(held, ends, arrivals)
+        releasable = held.join(F.broadcast(complete), column, "left_semi").select("table").distinct()
+        return sorted(row["table"] for row in releasable.collect())
 
     def prune_arrivals(self, table: str) -> None:
         """Arrival counts are needed only as long as END events are consulted."""
