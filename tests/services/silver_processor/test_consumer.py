@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 from pyspark.sql import SparkSession
 
 from lakepulse_common.control_events import ControlEvent, EventKind, Layer, LsnRange
@@ -68,6 +68,30 @@ def _events(settings: LakePulseSettings, topic: str) -> list[ControlEvent]:
         reader.close()
 
 
+def _deliver_and_drain(loop: ControlLoop, producer: Producer, topic: str, event: ControlEvent) -> None:
+    """Produce one control event and poll the loop until it consumed something and then nothing."""
+    producer.produce(topic, key=event.key, value=event.to_bytes())
+    producer.flush(10)
+    seen: list[int] = []
+
+    def drained() -> bool:
+        seen.append(loop.poll_once())
+        return sum(seen) > 0 and seen[-1] == 0
+
+    wait_for(drained, 600, f"the {event.table} event to be consumed and applied")
+
+
+def _bronze_commit(table: str, version: int, lsns: LsnRange | None = None) -> ControlEvent:
+    return ControlEvent(
+        kind=EventKind.COMMIT,
+        service="bronze-writer",
+        layer=Layer.BRONZE,
+        table=table,
+        delta_version=version,
+        source_lsn=lsns,
+    )
+
+
 def test_control_event_delivered_twice_changes_nothing(
     spark: SparkSession,
     lake_settings: LakePulseSettings,
@@ -79,29 +103,14 @@ def test_control_event_delivered_twice_changes_nothing(
     producer = create_producer(lake_settings.kafka, "bronze-test")
     rows = [upsert(100, cust(1), CUSTOMER_KEY, op="c"), upsert(120, cust(2), CUSTOMER_KEY, op="c")]
     version = bronze.append("customers", rows)
-    announcement = ControlEvent(
-        kind=EventKind.COMMIT,
-        service="bronze-writer",
-        layer=Layer.BRONZE,
-        table="customers",
-        delta_version=version,
-        source_lsn=LsnRange(min=100, max=120),
-    )
+    announcement = _bronze_commit("customers", version, LsnRange(min=100, max=120))
     loop = ControlLoop(
         processor, control_consumer, producer, topics, SilverSettings(poll_timeout_s=0.5), Shutdown()
     )
     control_consumer.subscribe([topics.control])
 
     def deliver_and_drain() -> None:
-        producer.produce(topics.control, key=announcement.key, value=announcement.to_bytes())
-        producer.flush(10)
-        seen: list[int] = []
-
-        def drained() -> bool:
-            seen.append(loop.poll_once())
-            return sum(seen) > 0 and seen[-1] == 0
-
-        wait_for(drained, 600, "the control event to be consumed and applied")
+        _deliver_and_drain(loop, producer, topics.control, announcement)
 
     silver_uri = processor.uri("customers")
     deliver_and_drain()
@@ -151,22 +160,7 @@ def test_an_end_event_alone_releases_a_held_transaction_across_tables(
     control_consumer.subscribe([topics.control])
 
     def announce_and_drain(table: str, version: int) -> None:
-        event = ControlEvent(
-            kind=EventKind.COMMIT,
-            service="bronze-writer",
-            layer=Layer.BRONZE,
-            table=table,
-            delta_version=version,
-        )
-        producer.produce(topics.control, key=event.key, value=event.to_bytes())
-        producer.flush(10)
-        seen: list[int] = []
-
-        def drained() -> bool:
-            seen.append(loop.poll_once())
-            return sum(seen) > 0 and seen[-1] == 0
-
-        wait_for(drained, 600, f"the {table} commit event to be consumed")
+        _deliver_and_drain(loop, producer, topics.control, _bronze_commit(table, version))
 
     announce_and_drain("customers", bronze.append("customers", [upsert(10, cust(1), CUSTOMER_KEY, op="r")]))
     tx = "700:1000"
