@@ -27,6 +27,7 @@ class CommitInfo:
     operation: str
     user_metadata: str | None = None
     operation_metrics: dict[str, str] = field(default_factory=dict)
+    timestamp_ms: int | None = None
 
 
 def _jvm(spark: SparkSession) -> Any:
@@ -63,8 +64,14 @@ def _string_map(jvm: Any, scala_map: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in java_map.items()}
 
 
-def commit_infos(spark: SparkSession, uri: str, start: int, end: int | None = None) -> Iterator[CommitInfo]:
-    """Commit infos of versions ``start..end`` (inclusive; ``end`` None = the newest), oldest first."""
+def commit_infos(
+    spark: SparkSession, uri: str, start: int, end: int | None = None, *, fail_on_gaps: bool = True
+) -> Iterator[CommitInfo]:
+    """Commit infos of versions ``start..end`` (inclusive; ``end`` None = the newest), oldest first.
+
+    With ``fail_on_gaps`` False, versions whose log files are gone (cleaned up behind a checkpoint)
+    are skipped instead of raising.
+    """
     if not delta_table_exists(spark, uri):
         return
     jvm = _jvm(spark)
@@ -72,7 +79,7 @@ def commit_infos(spark: SparkSession, uri: str, start: int, end: int | None = No
     last = newest if end is None else min(end, newest)
     if last < max(start, 0):
         return
-    changes = delta_log(spark, uri).getChanges(max(start, 0), last, jvm.scala.Option.empty(), True)
+    changes = delta_log(spark, uri).getChanges(max(start, 0), last, jvm.scala.Option.empty(), fail_on_gaps)
     while changes.hasNext():
         entry = changes.next()
         version, actions = int(entry._1()), entry._2()
@@ -86,5 +93,15 @@ def commit_infos(spark: SparkSession, uri: str, start: int, end: int | None = No
                 operation=str(action.operation()),
                 user_metadata=_scala_option(action.userMetadata()),
                 operation_metrics=_string_map(jvm, metrics) if metrics is not None else {},
+                timestamp_ms=int(action.timestamp().getTime()) if action.timestamp() is not None else None,
             )
             break
+
+
+def commit_infos_newest_first(spark: SparkSession, uri: str, window: int = 64) -> Iterator[CommitInfo]:
+    """Commit infos from the newest version back to the oldest kept, read ``window`` log files at a time."""
+    end = latest_version(spark, uri)
+    while end >= 0:
+        start = max(0, end - window + 1)
+        yield from reversed(list(commit_infos(spark, uri, start, end, fail_on_gaps=False)))
+        end = start - 1

@@ -2,10 +2,11 @@
 
 Per micro-batch: the Kafka rows are parsed and classified in one columnar pass and cached; a tiny
 aggregation gives the tables touched and their offset/LSN ranges; duplicates (same key + LSN) are
-flagged; each table gets one Delta append carrying ``txnAppId = <query id>:<table>`` and
-``txnVersion = <batch id>``; the audit row follows; only then are control events produced and
-flushed. A crash anywhere replays the batch: appends already committed are skipped by Delta, and
-the announcer re-announces commits whose events may not have gone out.
+flagged; each table gets one Delta append tagged ``app id = lakepulse-bronze:<query id>:<table>``,
+``version = <batch id>`` (recorded in a :class:`CommitLedger`); the audit row commits alongside;
+only then are control events produced and flushed. A crash anywhere replays the batch: appends
+already committed are found in the log and skipped, and the announcer re-announces commits whose
+events may not have gone out.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from lakepulse_bronze_writer.layout import DATA_LAYOUT, HEARTBEATS_LAYOUT, TRANS
 from lakepulse_bronze_writer.metrics import BronzeMetrics
 from lakepulse_bronze_writer.quarantine import quarantine_frame
 from lakepulse_bronze_writer.stats import BatchStats, TableStats, aggregate
+from lakepulse_common.commit_ledger import CommitLedger
 from lakepulse_common.errors import LakePulseError
 from lakepulse_common.spark import release_unreachable_jvm_objects
 from lakepulse_common.storage import table_uri
@@ -51,6 +53,8 @@ from lakepulse_common.topics import TopicNames
 log = logging.getLogger(__name__)
 
 _POSITION = ["_topic", "_partition", "_offset"]
+# Commit timestamps come from the clock of whoever wrote the log (this host, or an object store's).
+_CLOCK_MARGIN_S = 600
 
 
 class ShutdownInProgressError(LakePulseError):
@@ -87,6 +91,8 @@ class BronzeBatchWriter:
         self._metrics = metrics
         self._tracer = tracer
         self._max_lsn: dict[str, dict[tuple[str, int], int]] = {}
+        self._ledger = CommitLedger(spark)
+        self._not_before_ms: int | None = None
         self._query_id: str | None = None
         self._stamps: dict[str, Column] = {}
         self.lock = threading.Lock()
@@ -114,6 +120,7 @@ class BronzeBatchWriter:
     def process(self, batch: DataFrame, batch_id: int) -> None:
         started = time.monotonic()
         started_at = datetime.now(UTC)
+        self._not_before_ms = self._first_attempt_ms(batch_id)
         parsed = parse_kafka_records(batch, self._topics).persist(StorageLevel.DISK_ONLY)
         # The ingestion stamps stay literals (added after the cache, per table): the writer's sort
         # by the partition column then folds away instead of sorting the whole batch.
@@ -152,6 +159,18 @@ class BronzeBatchWriter:
                 links.append(Link(context.get_span_context()))
         return links
 
+    def _first_attempt_ms(self, batch_id: int) -> int | None:
+        """When the batch first ran (its offsets entry is written before it starts), with a margin.
+
+        No commit of this batch can be older: a log scan for one after a restart stops there.
+        """
+        offsets = self._checkpoint_dir / "offsets" / str(batch_id)
+        try:
+            written = offsets.stat().st_mtime
+        except FileNotFoundError:
+            return None
+        return int((written - _CLOCK_MARGIN_S) * 1000)
+
     def _append(self, df: DataFrame, table: str, batch_id: int, metadata: dict[str, object]) -> None:
         delta_io.append(
             df,
@@ -160,6 +179,8 @@ class BronzeBatchWriter:
             txn_version=batch_id,
             metadata=metadata,
             max_records_per_file=self._bronze.max_records_per_file,
+            ledger=self._ledger,
+            not_before_ms=self._not_before_ms,
         )
 
     def _write_tables(self, parsed: DataFrame, stats: BatchStats, batch_id: int, started_at: datetime) -> int:

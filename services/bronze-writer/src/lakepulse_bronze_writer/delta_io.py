@@ -1,9 +1,15 @@
 """Delta I/O for bronze: idempotent appends, commit history and compaction.
 
-Idempotence rests on Delta's transaction identifiers: an append carries ``txnAppId`` (stable for a
-query and table) and ``txnVersion`` (the micro-batch id, or 0 for a file's checksum); Delta records
-them in the commit, and an append whose (appId, version) is not newer than the recorded one is skipped.
-A replayed micro-batch or a re-ingested file therefore never duplicates rows.
+Every append is tagged with an app id (stable for a query and table, a file's checksum, a replay
+job) and a version (the micro-batch id, or 0), and an append whose (app id, version) is not newer
+than the one recorded is skipped, so a replayed micro-batch or a re-ingested file never duplicates
+rows. Two ways to record it:
+
+* the streaming writer (one writer per app id, thousands of commits) passes a
+  :class:`~lakepulse_common.commit_ledger.CommitLedger`: the tag goes into the commit's user metadata
+  and the ledger answers from memory, reading the log only after a restart;
+* files and replays (rare; a file may come back months later, after the log was cleaned) use Delta's
+  own ``txnAppId``/``txnVersion``, which live in every checkpoint but cost a log replay per append.
 """
 
 from __future__ import annotations
@@ -16,13 +22,14 @@ import orjson
 from pyspark.sql import DataFrame, SparkSession
 
 from lakepulse_common import delta_log
+from lakepulse_common.commit_ledger import USER_METADATA_KEY, CommitLedger, txn_marker
 from lakepulse_common.spark import delta_table_exists
 from lakepulse_common.storage import for_spark
 
 log = logging.getLogger(__name__)
 
 PARTITION_COLUMN = "_ingest_date"
-METADATA_MARKER = "lakepulse"
+METADATA_MARKER = USER_METADATA_KEY
 
 
 @dataclass(frozen=True)
@@ -59,19 +66,36 @@ def append(
     txn_version: int,
     metadata: dict[str, Any],
     max_records_per_file: int = 0,
-) -> None:
-    """Append partitioned by ingest date; a repeated (app_id, txn_version) is a no-op."""
-    (
+    ledger: CommitLedger | None = None,
+    not_before_ms: int | None = None,
+) -> bool:
+    """Append partitioned by ingest date; a repeated (app_id, txn_version) is a no-op (returns False).
+
+    ``not_before_ms`` (ledger only): no earlier commit can be this write, so a log scan stops there.
+    """
+    writer = (
         df.write.format("delta")
         .mode("append")
         .partitionBy(PARTITION_COLUMN)
-        .option("txnAppId", app_id)
-        .option("txnVersion", txn_version)
-        .option("userMetadata", orjson.dumps({METADATA_MARKER: metadata}).decode())
         .option("optimizeWrite", "false")
         .option("maxRecordsPerFile", max_records_per_file)
-        .save(for_spark(uri))
     )
+    if ledger is None:
+        writer = writer.option("txnAppId", app_id).option("txnVersion", txn_version)
+        writer.option("userMetadata", orjson.dumps({METADATA_MARKER: metadata}).decode()).save(for_spark(uri))
+        return True
+    done = ledger.committed_version(uri, app_id, not_before_ms=not_before_ms)
+    if done >= txn_version:
+        log.info("%s: version %d of %s already committed (newest %d)", uri, txn_version, app_id, done)
+        return False
+    tagged = {**metadata, **txn_marker(app_id, txn_version)}
+    try:
+        writer.option("userMetadata", orjson.dumps({METADATA_MARKER: tagged}).decode()).save(for_spark(uri))
+    except BaseException:
+        ledger.forget(uri, app_id)  # the commit may have landed before the failure: ask the log next time
+        raise
+    ledger.record(uri, app_id, txn_version)
+    return True
 
 
 def _decode_metadata(raw: str | None) -> dict[str, Any] | None:

@@ -18,6 +18,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
 from lakepulse_common import delta_log
+from lakepulse_common.commit_ledger import USER_METADATA_KEY, CommitLedger, txn_marker
 from lakepulse_common.spark import delta_table_exists
 from lakepulse_common.storage import for_spark
 
@@ -151,12 +152,45 @@ def read(spark: SparkSession, uri: str) -> DataFrame:
     return spark.read.format("delta").load(for_spark(uri))
 
 
-def append_once(df: DataFrame, uri: str, *, app_id: str | None, txn_version: int | None) -> None:
-    """Append; with an (app_id, txn_version) a replay of the same version writes nothing."""
+def append_once(
+    df: DataFrame,
+    uri: str,
+    *,
+    app_id: str | None,
+    txn_version: int | None,
+    ledger: CommitLedger | None = None,
+    not_before_ms: int | None = None,
+) -> None:
+    """Append; with an (app_id, txn_version) a replay of the same version writes nothing.
+
+    With a ``ledger`` the pair is a tag in the commit's user metadata, answered from memory (and the
+    log after a restart) instead of Delta's transaction id, whose look-up replays the table's log in
+    three Spark jobs per append; ``not_before_ms`` bounds that log scan (see ``commit_ledger``).
+    """
     writer = df.write.format("delta").mode("append")
-    if app_id is not None and txn_version is not None:
-        writer = writer.option("txnAppId", app_id).option("txnVersion", txn_version)
-    writer.save(for_spark(uri))
+    if app_id is None or txn_version is None:
+        writer.save(for_spark(uri))
+        return
+    if ledger is None:
+        writer.option("txnAppId", app_id).option("txnVersion", txn_version).save(for_spark(uri))
+        return
+    if ledger.committed_version(uri, app_id, not_before_ms=not_before_ms) >= txn_version:
+        log.info("%s: version %d of %s already committed: skipped", uri, txn_version, app_id)
+        return
+    tagged = json.dumps({USER_METADATA_KEY: txn_marker(app_id, txn_version)})
+    try:
+        writer.option("userMetadata", tagged).save(for_spark(uri))
+    except BaseException:
+        ledger.forget(uri, app_id)  # the commit may have landed before the failure
+        raise
+    ledger.record(uri, app_id, txn_version)
+
+
+def commit_timestamp_ms(spark: SparkSession, uri: str, version: int) -> int | None:
+    """When ``version`` of a table was committed (from its log entry), or None if it is gone."""
+    for info in delta_log.commit_infos(spark, uri, version, version, fail_on_gaps=False):
+        return info.timestamp_ms
+    return None
 
 
 def optimize(spark: SparkSession, uri: str, max_file_size_bytes: int, zorder_by: Sequence[str] = ()) -> None:

@@ -2,7 +2,8 @@
 
 Auxiliary tables (``_quarantine``, ``_held``, ``_tombstones``, ``_quality``, ``<table>_history``) are
 created on first use; new columns are added with ``ALTER TABLE ADD COLUMNS``. Every write here is a
-MERGE keyed by source position (or a txn-guarded append), so re-applying a batch adds nothing twice.
+MERGE keyed by source position (or a tagged append, see ``lake.append_once``), so re-applying a batch
+adds nothing twice.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakepulse_common.commit_ledger import CommitLedger
 from lakepulse_common.control_events import Layer
 from lakepulse_common.progress import BRONZE_TRANSACTIONS_TABLE
 from lakepulse_common.storage import for_spark, table_uri
@@ -21,6 +23,8 @@ from lakepulse_silver_processor.metrics import QUALITY_TABLE, BatchStats, qualit
 from lakepulse_silver_processor.schemas import TableSchema
 
 TOMBSTONES_TABLE = "_tombstones"
+# Commit timestamps come from the clock of whichever host wrote each log entry.
+_CLOCK_MARGIN_MS = 600_000
 PRIMARY_KEY_PROPERTY = "lakepulse.primary_key"
 TOMBSTONE_SCHEMA = T.StructType(
     [
@@ -47,9 +51,13 @@ class SilverTables:
         self.spark = spark
         self.lake_root = lake_root
         self.settings = settings
+        self.ledger = CommitLedger(spark)
 
     def uri(self, table: str) -> str:
         return table_uri(self.lake_root, Layer.SILVER, table)
+
+    def bronze_uri(self, table: str) -> str:
+        return table_uri(self.lake_root, Layer.BRONZE, table)
 
     def optimize(self, table: str, schema: TableSchema) -> None:
         lake.optimize(
@@ -166,15 +174,36 @@ class SilverTables:
         uri = self.uri(QUALITY_TABLE)
         row = quality_row(self.spark, stats)
         self.ensure(uri, row.schema, ("table",))
-        app = f"lakepulse-silver-quality:{stats.table}" if new_data else None
-        lake.append_once(row, uri, app_id=app, txn_version=stats.bronze_version_to if new_data else None)
+        if not new_data:
+            lake.append_once(row, uri, app_id=None, txn_version=None)
+            return
+        lake.append_once(
+            row,
+            uri,
+            app_id=f"lakepulse-silver-quality:{stats.table}",
+            txn_version=stats.bronze_version_to,
+            ledger=self.ledger,
+            not_before_ms=self._not_before_ms(stats.table, stats.bronze_version_to),
+        )
 
     def record_arrivals(self, table: str, changes: DataFrame, end: int) -> None:
         """Count the transactions' changes in newly read bronze rows (once per bronze range)."""
         uri = self.uri(transactions.ARRIVALS_TABLE)
         self.ensure(uri, transactions.ARRIVALS_SCHEMA, ("table",))
         rows = transactions.arrival_rows(changes, table, end)
-        lake.append_once(rows, uri, app_id=transactions.arrivals_app_id(table), txn_version=end)
+        lake.append_once(
+            rows,
+            uri,
+            app_id=transactions.arrivals_app_id(table),
+            txn_version=end,
+            ledger=self.ledger,
+            not_before_ms=self._not_before_ms(table, end),
+        )
+
+    def _not_before_ms(self, table: str, bronze_version: int) -> int | None:
+        """No write for bronze ``table`` up to ``bronze_version`` predates that version's commit."""
+        committed = lake.commit_timestamp_ms(self.spark, self.bronze_uri(table), bronze_version)
+        return None if committed is None else committed - _CLOCK_MARGIN_MS
 
     def transaction_state(self) -> tuple[DataFrame | None, DataFrame | None]:
         """Recent bronze END events and silver arrival counts (None while a table does not exist)."""
