@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psycopg2
 import pyarrow as pa
+import pyarrow.compute
 import pytest
 from confluent_kafka.admin import NewTopic
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
@@ -19,7 +20,12 @@ from lakepulse_cli.drain import Drain, DrainState, latest_data_version, transact
 from lakepulse_cli.pipeline import ControlWatcher
 from lakepulse_common.control_events import ControlEvent, EventKind, Layer, OffsetRange
 from lakepulse_common.kafka import create_admin, create_producer, ensure_topics, platform_topics
-from lakepulse_common.progress import GOLD_BUILD_STATE_TABLE, silver_app_id
+from lakepulse_common.progress import (
+    GOLD_BUILD_STATE_TABLE,
+    SILVER_HELD_TABLE,
+    TRANSACTION_INCOMPLETE_RULE,
+    silver_app_id,
+)
 from lakepulse_common.settings import LakePulseSettings
 from lakepulse_common.storage import local_path, table_uri
 from lakepulse_common.topics import TopicNames
@@ -127,6 +133,22 @@ def test_each_stage_waits_for_its_own_marker(fresh_database: LakePulseSettings, 
         silver = _path(settings, "silver", "orders")
         applied = CommitProperties(app_transactions=[Transaction(silver_app_id("orders"), 1)])
         write_deltalake(silver, pa.table({"id": [1, 2]}), commit_properties=applied)
+        # Transaction alignment: a change held until its source transaction is complete is not in silver.
+        held = _path(settings, "silver", SILVER_HELD_TABLE)
+        rules = pa.table(
+            {
+                "table": ["orders", "orders", "customers"],
+                "rule": [TRANSACTION_INCOMPLETE_RULE, "order_customer_exists", TRANSACTION_INCOMPLETE_RULE],
+            }
+        )
+        write_deltalake(held, rules)
+        expected = DrainState(
+            "silver", ["orders: 1 changes of incomplete transactions held"], paused=["customers"]
+        )
+        assert drain.poll() == expected
+        write_deltalake(
+            held, rules.filter(pa.compute.field("rule") != TRANSACTION_INCOMPLETE_RULE), mode="overwrite"
+        )
         assert drain.poll() == DrainState("gold", ["the first gold build"], paused=["customers"])
 
         state = pa.table({"silver_table": ["orders"], "silver_version": pa.array([0], pa.int64())})

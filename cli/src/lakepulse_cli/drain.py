@@ -6,7 +6,9 @@ checked against the position its input had once the stage before it caught up:
 1. cdc     the replication slot's ``confirmed_flush_lsn`` reached the WAL position taken at the start
            (the emitter confirms only what Kafka acknowledged; when idle it follows the WAL);
 2. bronze  bronze commit events cover every CDC partition up to the high watermarks read then;
-3. silver  every silver table applied its bronze table's newest data version (silver's Delta txn);
+3. silver  every silver table applied its bronze table's newest data version (silver's Delta txn),
+           and holds no change of an incomplete source transaction (transaction alignment: such a
+           change is applied only once its transaction's other changes arrived);
 4. gold    ``gold/_build_state`` reflects every silver table's newest data version.
 
 Each target is read only when the stage before it is done, so whatever a stage still has in flight
@@ -22,13 +24,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg2
+import pyarrow.dataset
 from confluent_kafka import Consumer, TopicPartition
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
 from lakepulse_cli.pipeline import ControlWatcher
 from lakepulse_common.kafka import create_consumer
-from lakepulse_common.progress import GOLD_BUILD_STATE_TABLE, LAYOUT_ONLY_OPERATIONS, silver_app_id
+from lakepulse_common.progress import (
+    GOLD_BUILD_STATE_TABLE,
+    LAYOUT_ONLY_OPERATIONS,
+    SILVER_HELD_TABLE,
+    TRANSACTION_INCOMPLETE_RULE,
+    silver_app_id,
+)
 from lakepulse_common.settings import LakePulseSettings
 from lakepulse_common.storage import for_delta_rs, table_uri
 from lakepulse_common.topics import TopicNames
@@ -188,6 +197,12 @@ class Drain:
             applied = transaction_version(uri, silver_app_id(table))
             if applied < bronze_version:
                 waiting.append(f"{table} {applied}/{bronze_version}")
+        if not waiting:
+            waiting = [
+                f"{table}: {count} changes of incomplete transactions held"
+                for table, count in sorted(self._held_incomplete().items())
+                if table in self._target and table not in paused
+            ]
         return waiting
 
     def _target_gold(self) -> dict[str, int]:
@@ -220,6 +235,16 @@ class Drain:
             return None
         rows = table.to_pyarrow_table(columns=["silver_table", "silver_version"]).to_pylist()
         return {row["silver_table"]: int(row["silver_version"]) for row in rows}
+
+    def _held_incomplete(self) -> dict[str, int]:
+        """Changes per table that silver holds until their source transaction is complete."""
+        try:
+            held = DeltaTable(for_delta_rs(table_uri(self._settings.lake_root, "silver", SILVER_HELD_TABLE)))
+        except TableNotFoundError:
+            return {}
+        rule = pyarrow.dataset.field("rule") == TRANSACTION_INCOMPLETE_RULE
+        tables = held.to_pyarrow_dataset().to_table(columns=["table"], filter=rule).column("table")
+        return {str(entry["values"]): int(entry["counts"]) for entry in tables.value_counts().to_pylist()}
 
     def _watcher_view_paused(self) -> set[str]:
         with self._watcher.lock:

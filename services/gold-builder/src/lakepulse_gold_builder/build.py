@@ -25,6 +25,8 @@ from lakepulse_gold_builder.notifications import BuildMode, Operation, Publisher
 from lakepulse_gold_builder.sources import SilverSnapshot
 from lakepulse_gold_builder.state import write_state
 from lakepulse_gold_builder.tables import (
+    BUILD_STATE,
+    BY_NAME,
     CUSTOMER_ANALYTICS,
     DIM_CUSTOMER,
     DIM_DATE,
@@ -43,6 +45,8 @@ from lakepulse_gold_builder.tables import (
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+    from lakepulse_common.snapshot_warmer import SnapshotWarmer
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +81,13 @@ def run_concurrently(*writes: Callable[[], object]) -> None:
         wait(futures)
     for future in futures:
         future.result()
+
+
+def warm_committed(warmer: SnapshotWarmer, lake_root: str, tables: Iterable[str]) -> None:
+    """Warm the new snapshots of the gold tables a build committed (``_build_state`` included), so
+    the next build's reads and ``replaceWhere`` file listings find their state computed."""
+    for name in sorted({*tables, BUILD_STATE.name}):
+        warmer.warm(BY_NAME[name].uri(lake_root))
 
 
 @dataclass

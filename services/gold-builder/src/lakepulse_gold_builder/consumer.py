@@ -33,11 +33,12 @@ from lakepulse_common.control_events import (
 )
 from lakepulse_common.errors import ControlEventError
 from lakepulse_common.runtime import Shutdown
+from lakepulse_common.snapshot_warmer import SnapshotWarmer
 from lakepulse_common.spark import release_unreachable_jvm_objects
 from lakepulse_common.telemetry import context_from_headers, current_trace_context, link_from_headers
 from lakepulse_common.topics import TopicNames
 from lakepulse_gold_builder import metrics
-from lakepulse_gold_builder.build import BuildReport, full_rebuild, today_utc
+from lakepulse_gold_builder.build import BuildReport, full_rebuild, today_utc, warm_committed
 from lakepulse_gold_builder.config import SERVICE_NAME, GoldBuilderSettings
 from lakepulse_gold_builder.errors import SilverNotReadyError, UnsupportedCommandError
 from lakepulse_gold_builder.incremental import incremental_update, rebuild_dates
@@ -137,6 +138,8 @@ class GoldService:
         self.quarantine = Quarantine(settings.state_dir / "quarantine" / f"{SERVICE_NAME}.jsonl")
         self.compaction = CompactionPolicy(settings.gold.optimize_every_commits)
         self.reports: list[BuildReport] = []
+        # Between builds, the snapshots just committed are warmed for the next build (snapshot_warmer).
+        self.warmer = SnapshotWarmer(spark)
 
     def subscribe(self) -> None:
         self.consumer.subscribe([self.topics.control, self.topics.commands])
@@ -149,6 +152,8 @@ class GoldService:
         except Exception as exc:  # counted, then the service stops loudly
             metrics.ERRORS.labels(error_kind(exc)).inc()
             raise
+        finally:
+            self.warmer.close()
 
     def run_once(self) -> Batch:
         """Poll one batch, act on it, then commit its offsets. Returns what was consumed."""
@@ -256,6 +261,7 @@ class GoldService:
         if due:
             for result in optimize(self.spark, self.settings.lake_root, due):
                 metrics.TABLE_FILES.labels(result.table).set(result.files_after)
+            warm_committed(self.warmer, self.settings.lake_root, due)
         release_unreachable_jvm_objects()
         return report
 
@@ -269,6 +275,7 @@ class GoldService:
         for table, version in report.silver_versions.items():
             metrics.SILVER_VERSION.labels(table).set(version)
         self.reports.append(report)
+        warm_committed(self.warmer, self.settings.lake_root, report.commits)
 
     def _run_command(self, command: Command) -> None:
         """Run a command in a ``gold.command`` span that continues the control-api job's trace."""

@@ -15,10 +15,11 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakepulse_common.progress import SILVER_HELD_TABLE
 from lakepulse_common.storage import for_spark
 
 QUARANTINE_TABLE = "_quarantine"
-HELD_TABLE = "_held"
+HELD_TABLE = SILVER_HELD_TABLE
 
 _POSITION_FIELDS = [
     T.StructField("_pk", T.StringType()),

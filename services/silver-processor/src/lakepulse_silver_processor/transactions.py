@@ -21,8 +21,10 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakepulse_common.progress import TRANSACTION_INCOMPLETE_RULE
+
 ARRIVALS_TABLE = "_tx_arrivals"
-INCOMPLETE_RULE = "transaction_incomplete"
+INCOMPLETE_RULE = TRANSACTION_INCOMPLETE_RULE
 TRANSACTION_COLUMN = "_transaction_id"
 
 ARRIVALS_SCHEMA = T.StructType(
