@@ -111,11 +111,11 @@ def pipeline(fresh_database: LakePulseSettings, tmp_path: Path) -> Iterator[Pipe
 
 
 def _reconciled(pipeline: Pipeline, timeout_s: float) -> None:
-    checks, lsn, _ = reconcile(pipeline.settings, timeout_s=timeout_s)
+    checks, position, _ = reconcile(pipeline.settings, timeout_s=timeout_s)
     failed = [c for c in checks if not c.ok]
     pipeline.assert_alive()
     assert not failed, (
-        f"at LSN {lsn}: "
+        f"at LSN {position.lsn}: "
         + "; ".join(
             f"{c.layer}.{c.name}: {c.problem or ''} {c.expected_rows}≠{c.actual_rows} {c.mismatched_keys[:2]}"
             for c in failed

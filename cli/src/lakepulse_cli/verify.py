@@ -2,8 +2,10 @@
 
 Run it when the source is quiet (no workload): it records the source LSN, reads the source once,
 then compares the lake with it — polling until the pipeline has caught up or the timeout expires, so
-"not there yet" and "wrong" are told apart. The source LSN is read again at the end; if it moved,
-the result says so (the comparison was then not at one consistent point).
+"not there yet" and "wrong" are told apart. The source position is read again at the end; if a write
+transaction committed meanwhile, the result says so (the comparison was then not at one consistent
+point). "Moved" is judged by the next transaction id, not the WAL position: the CDC emitter's idle
+heartbeat (a non-transactional ``pg_logical_emit_message``) advances the WAL without any data change.
 
 Values are compared after the documented silver cleansing (e-mail trimmed and lower-cased, phone
 digits only) and type normalisation (decimals by value, timestamps as naive UTC, JSON by content).
@@ -151,9 +153,25 @@ def _lake_rows(settings: LakePulseSettings, layer: str, table: str) -> list[Row]
     return rows
 
 
-def current_lsn(settings: LakePulseSettings) -> str:
-    rows, _ = _source_rows(settings, "SELECT pg_current_wal_lsn()::text AS lsn")
-    return str(rows[0]["lsn"])
+@dataclass(frozen=True)
+class SourcePosition:
+    """The source's WAL position and its next transaction id (which only write transactions take)."""
+
+    lsn: str
+    next_xid: int
+
+    def writes_since(self, earlier: SourcePosition) -> int:
+        """Transaction ids assigned since ``earlier``: 0 when nothing was written in between."""
+        return self.next_xid - earlier.next_xid
+
+
+def source_position(settings: LakePulseSettings) -> SourcePosition:
+    rows, _ = _source_rows(
+        settings,
+        "SELECT pg_current_wal_lsn()::text AS lsn,"
+        " pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next_xid",
+    )
+    return SourcePosition(str(rows[0]["lsn"]), int(rows[0]["next_xid"]))
 
 
 def silver_checks(settings: LakePulseSettings) -> Callable[[], list[Check]]:
@@ -232,9 +250,9 @@ def gold_checks(settings: LakePulseSettings) -> Callable[[], list[Check]]:
 
 def reconcile(
     settings: LakePulseSettings, *, layers: Sequence[str] = ("silver", "gold"), timeout_s: float = 120.0
-) -> tuple[list[Check], str, str]:
-    """Compare until everything matches or the timeout expires; returns checks and the LSNs before/after."""
-    lsn_before = current_lsn(settings)
+) -> tuple[list[Check], SourcePosition, SourcePosition]:
+    """Compare until all match or the timeout expires; returns the checks, source positions before/after."""
+    before = source_position(settings)
     runners = []
     if "silver" in layers:
         runners.append(silver_checks(settings))
@@ -244,5 +262,5 @@ def reconcile(
     while True:
         checks = [check for runner in runners for check in runner()]
         if all(c.ok for c in checks) or time.monotonic() > deadline:
-            return checks, lsn_before, current_lsn(settings)
+            return checks, before, source_position(settings)
         time.sleep(2.0)  # the pipeline is still applying changes: look again

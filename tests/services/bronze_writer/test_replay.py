@@ -22,6 +22,8 @@ from lakepulse_bronze_writer.envelope import QUARANTINE_TABLE
 from lakepulse_bronze_writer.replay import (
     ReplayRequest,
     clip_to_stream,
+    replay_app_id,
+    split_ranges,
     stream_positions,
 )
 from lakepulse_bronze_writer.stream import BronzeStream
@@ -131,6 +133,7 @@ def test_replay_restores_only_lost_rows_and_is_idempotent(
     spark: SparkSession, bronze_settings: BronzeWriterSettings, producer: Producer, harness: Harness
 ) -> None:
     topics, settings = harness.topics, bronze_settings
+    settings.bronze.replay_chunk_records = 3  # 7 records: three steps, each read and appended alone
     topic = topics.cdc("orders")
     records = [record(topics, change(i, 100 + i), {"id": i}) for i in range(6)]
     records.append(record(topics, b"{not json", {"id": 99}))  # lands in _quarantine
@@ -169,8 +172,14 @@ def test_replay_restores_only_lost_rows_and_is_idempotent(
         assert all(r["_batch_id"] is None and not r["_is_duplicate"] for r in restored)
         newest = latest_version(spark, orders_uri)
         announced.wait_for_versions("orders", newest)
-        event = next(e for e in announced.events if e.table == "orders" and e.delta_version == newest)
-        assert event.details["replay_job_id"] == "job-restore" and event.rows and event.rows.written == 2
+        # Offsets 2 and 3 fall in two different steps: two commits, one restored row each.
+        replayed = [
+            e
+            for e in announced.events
+            if e.table == "orders" and e.details.get("replay_job_id") == "job-restore"
+        ]
+        assert newest in {e.delta_version for e in replayed}
+        assert sum(e.rows.written for e in replayed if e.rows) == 2 and len(replayed) == 2
 
         # 3. The same command delivered again: a no-op (nothing missing, and the txn id is spent).
         harness.run(commands, _replay("job-restore", topic, 0, len(sent)))
@@ -296,3 +305,17 @@ def test_replay_stops_at_the_streams_committed_position(tmp_path) -> None:  # ty
     assert positions == {("p.cdc.orders", 0): 4, ("p.cdc.orders", 1): 2}
     assert clip_to_stream({0: (1, 8), 1: (2, 5), 2: (0, 3)}, "p.cdc.orders", positions) == {0: (1, 4)}
     assert stream_positions(tmp_path / "missing") == {}
+
+
+@pytest.mark.unit
+def test_long_replays_are_split_into_deterministic_steps() -> None:
+    ranges = {1: (10, 15), 0: (0, 4)}
+    assert split_ranges(ranges, 3) == [{0: (0, 3)}, {0: (3, 4), 1: (10, 12)}, {1: (12, 15)}]
+    assert split_ranges(ranges, 100) == [{0: (0, 4), 1: (10, 15)}]
+    assert split_ranges({0: (5, 5)}, 3) == []
+    steps = split_ranges(ranges, 3)
+    assert sum(end - start for step in steps for start, end in step.values()) == 9
+    # The same step of the same job has the same transaction id; a different range does not.
+    assert replay_app_id("job", steps[0]) == replay_app_id("job", {0: (0, 3)})
+    assert replay_app_id("job", steps[0]) != replay_app_id("job", {0: (0, 4)})
+    assert replay_app_id("job", steps[0]) != replay_app_id("other", steps[0])

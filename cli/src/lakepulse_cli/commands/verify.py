@@ -24,8 +24,8 @@ def verify_command(
     if unknown:
         console.print(f"[red]unknown layer(s):[/] {', '.join(sorted(unknown))}")
         raise typer.Exit(2)
-    checks, lsn_before, lsn_after = reconcile(LakePulseSettings(), layers=layers, timeout_s=timeout)
-    table = Table(title=f"lakepulse verify at source LSN {lsn_before}")
+    checks, before, after = reconcile(LakePulseSettings(), layers=layers, timeout_s=timeout)
+    table = Table(title=f"lakepulse verify at source LSN {before.lsn}")
     for column in ("layer", "table", "source rows", "lake rows", "result", "first differences"):
         table.add_column(column)
     for check in checks:
@@ -35,8 +35,11 @@ def verify_command(
             check.layer, check.name, f"{check.expected_rows:,}", f"{check.actual_rows:,}", result, details
         )
     console.print(table)
-    if lsn_after != lsn_before:
-        console.print(f"[yellow]the source moved during verification ({lsn_before} → {lsn_after})[/]")
+    if after.writes_since(before):
+        console.print(
+            f"[yellow]the source moved during verification: {after.writes_since(before)} transaction ids"
+            f" assigned ({before.lsn} → {after.lsn})[/]"
+        )
     failed = [c for c in checks if not c.ok]
     if failed:
         console.print(f"[red]{len(failed)} of {len(checks)} checks failed[/]")

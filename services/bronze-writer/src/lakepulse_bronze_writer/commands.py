@@ -76,11 +76,23 @@ class BronzeCommands(CommandRunner):
         request = ReplayRequest.from_params(command.params, self.replayer.topics)
         result = self.replayer.plan(request)
         self._check_cancel(command.job_id)
-        self.reporter.report(command.job_id, JobState.RUNNING, 0.1, f"replaying {result.replayed}")
-        with self.lock:
-            written = self.replayer.write(command.job_id, request, result)
-            if written:
-                self.announcer.announce(written)
+        steps = self.replayer.steps(result)
+        self.reporter.report(
+            command.job_id, JobState.RUNNING, 0.1, f"replaying {result.replayed} in {len(steps)} step(s)"
+        )
+        for done, step in enumerate(steps):
+            if done and self.listener is not None and self.listener.is_cancelled(command.job_id):
+                raise JobCancelledError(f"cancelled after {done} of {len(steps)} steps: {result.summary()}")
+            # One step at a time under the stream's lock: its micro-batches run between steps.
+            with self.lock:
+                written = self.replayer.write_step(command.job_id, request, step, result)
+                if written:
+                    self.announcer.announce(written)
+            if done + 1 < len(steps):
+                progress = 0.1 + 0.9 * (done + 1) / len(steps)
+                self.reporter.report(
+                    command.job_id, JobState.RUNNING, progress, f"step {done + 1} of {len(steps)}"
+                )
         return result.summary()
 
     def maintain(self, command: Command) -> str:

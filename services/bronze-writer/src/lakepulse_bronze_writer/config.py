@@ -55,6 +55,11 @@ class BronzeSettings(BaseModel):
     )
     max_trace_links: int = Field(default=32, ge=0, description="links from a batch span to event traces")
     control_flush_timeout_s: float = Field(default=30.0, gt=0)
+    replay_chunk_records: int = Field(
+        default=200_000,
+        ge=1,
+        description="Kafka records a replay reads, parses and appends per step (stream batches run between)",
+    )
     query_name: str = "lakepulse-bronze"
     checkpoint_dir: Path | None = Field(default=None, description="default <state_dir>/checkpoints/bronze")
     fault_injection: FaultPoint = Field(

@@ -7,10 +7,15 @@ already in its bronze table (a left anti-join on the position columns, pruned by
 statistics) and appends only the missing ones. So a replay over intact bronze writes nothing, and a
 replay after a table was lost or restored from an old copy writes exactly what is missing.
 
-Each append carries ``txnAppId = lakepulse-bronze-replay:<job_id>`` / ``txnVersion = 0``: a
-re-delivered command (or a rerun after a crash between two table appends) is skipped by Delta for the
-tables it already wrote, and finds nothing missing in any case. The commits carry the usual LakePulse
-``userMetadata``, so the announcer announces them like any batch and silver applies them.
+A long range is replayed in steps of at most ``bronze.replay_chunk_records`` records (consecutive
+offsets, partition by partition), each read, parsed, compared and appended on its own, so memory stays
+bounded and the stream's micro-batches run between steps. Each step's appends carry
+``txnAppId = lakepulse-bronze-replay:<job_id>:<digest of the step's offset ranges>`` /
+``txnVersion = 0``: a re-delivered command (or a rerun after a crash between two appends) is skipped by
+Delta for the steps and tables it already wrote, and finds nothing missing in any case (a rerun whose
+range grew has different last steps; the anti-join alone keeps those exact). The commits carry the
+usual LakePulse ``userMetadata``, so the announcer announces them like any batch and silver applies
+them.
 
 Offsets the stream has not committed yet are left to the stream: writing them here too would make
 the stream's own later append a duplicate. The replay therefore stops at the stream's committed
@@ -19,6 +24,7 @@ position, read from its checkpoint.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -58,8 +64,29 @@ POSITION = ["_topic", "_partition", "_offset"]
 OffsetRanges = dict[int, tuple[int, int]]  # partition -> [start, end)
 
 
-def replay_app_id(job_id: str) -> str:
-    return f"lakepulse-bronze-replay:{job_id}"
+def replay_app_id(job_id: str, step: OffsetRanges) -> str:
+    """The Delta transaction id of one replay step: the job and exactly the offsets it covers."""
+    ranges = ",".join(f"{p}:{start}-{end}" for p, (start, end) in sorted(step.items()))
+    return f"lakepulse-bronze-replay:{job_id}:{hashlib.sha256(ranges.encode()).hexdigest()[:16]}"
+
+
+def split_ranges(ranges: OffsetRanges, max_records: int) -> list[OffsetRanges]:
+    """Consecutive steps of at most ``max_records`` offsets, partition by partition (deterministic)."""
+    steps: list[OffsetRanges] = []
+    current: OffsetRanges = {}
+    room = max_records
+    for partition, (start, end) in sorted(ranges.items()):
+        while start < end:
+            stop = min(end, start + room)
+            current[partition] = (start, stop)
+            room -= stop - start
+            start = stop
+            if room == 0:
+                steps.append(current)
+                current, room = {}, max_records
+    if current:
+        steps.append(current)
+    return steps
 
 
 @dataclass(frozen=True)
@@ -274,31 +301,33 @@ class Replayer:
         positions = stream_positions(self.settings.bronze_checkpoint_dir / "stream")
         return ReplayResult(requested=asked, replayed=clip_to_stream(asked, request.topic, positions))
 
-    def write(self, job_id: str, request: ReplayRequest, result: ReplayResult) -> list[str]:
-        """Append the missing records; returns the bronze tables written (to be announced)."""
-        if not result.replayed:
-            return []
+    def steps(self, result: ReplayResult) -> list[OffsetRanges]:
+        return split_ranges(result.replayed, self.settings.bronze.replay_chunk_records)
+
+    def write_step(
+        self, job_id: str, request: ReplayRequest, step: OffsetRanges, result: ReplayResult
+    ) -> list[str]:
+        """Append the step's missing records (adding to ``result``); returns the bronze tables written."""
         started_at = datetime.now(UTC)
-        records = read_range(self.spark, self.settings, request.topic, result.replayed)
+        records = read_range(self.spark, self.settings, request.topic, step)
         parsed = parse_kafka_records(records, self.topics).persist(StorageLevel.MEMORY_AND_DISK)
         try:
-            result.records_read = parsed.count()
+            result.records_read += parsed.count()
             missing = missing_rows(self.spark, self.settings.lake_root, parsed, request.topic)
             missing = missing.persist(StorageLevel.MEMORY_AND_DISK)
             try:
-                return self._append(job_id, missing, result, started_at)
+                return self._append(job_id, replay_app_id(job_id, step), missing, result, started_at)
             finally:
                 missing.unpersist()
         finally:
             parsed.unpersist()
 
     def _append(
-        self, job_id: str, missing: DataFrame, result: ReplayResult, started_at: datetime
+        self, job_id: str, app_id: str, missing: DataFrame, result: ReplayResult, started_at: datetime
     ) -> list[str]:
         stats = BatchStats.from_rows(aggregate(missing))
         if not stats.input_rows:
             return []
-        app_id = replay_app_id(job_id)
         trace_headers = dict(inject_trace_headers({}))
         stamps = {
             "_ingested_at": F.lit(started_at),
@@ -317,7 +346,7 @@ class Replayer:
                 metadata=metadata,
                 max_records_per_file=self.settings.bronze.max_records_per_file,
             )
-            result.restored[table] = table_stats.rows
+            result.restored[table] = result.restored.get(table, 0) + table_stats.rows
         audit = audit_frame(
             self.spark, stats, AuditContext(-1, "replay", app_id, started_at, datetime.now(UTC), 0)
         )
@@ -328,5 +357,7 @@ class Replayer:
             txn_version=0,
             metadata={"details": {"replay_job_id": job_id}},
         )
-        log.info("replay %s restored %s", job_id, result.restored)
+        log.info(
+            "replay %s step %s restored %s", job_id, app_id, {t: s.rows for t, s in stats.tables.items()}
+        )
         return sorted([*stats.tables, AUDIT_TABLE])
