@@ -36,7 +36,7 @@ from lakepulse_common.topics import TopicNames
 from lakepulse_gold_builder.build import full_rebuild
 from lakepulse_gold_builder.config import GoldBuilderSettings
 from lakepulse_gold_builder.consumer import GoldService
-from lakepulse_gold_builder.incremental import rebuild_dates
+from lakepulse_gold_builder.incremental import incremental_update, rebuild_dates
 from lakepulse_gold_builder.maintenance import stored_files, vacuum
 from lakepulse_gold_builder.notifications import GoldChange, Publisher
 from lakepulse_gold_builder.tables import ALL_TABLES, DIM_CUSTOMER, FACT_SALES, FACT_SALES_LINE
@@ -280,3 +280,19 @@ def test_full_rebuild_then_incremental_update_match_ground_truth(
     )
     assert backfill.mode == "backfill" and FACT_SALES.name in backfill.commits
     assert_marts_match(spark, settings, AS_OF)
+
+    # An update touching more orders than the incremental limit (a backlog) is a full rebuild.
+    conn = psycopg2.connect(settings.postgres.dsn())
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                "UPDATE sales.orders SET comments = 'bulk edit'"
+                " WHERE order_id IN (SELECT order_id FROM sales.orders ORDER BY order_id LIMIT 3)"
+            )
+    finally:
+        conn.close()
+    silver_loader.sync(spark, settings, ["orders"], changed_at)
+    bulk = incremental_update(spark, lake_root, as_of=AS_OF, max_incremental_orders=2)
+    assert bulk.mode == "full" and not bulk.skipped
+    assert_marts_match(spark, settings, AS_OF)
+    assert incremental_update(spark, lake_root, as_of=AS_OF).skipped  # the full rebuild recorded the state

@@ -37,6 +37,11 @@ class GoldSettings(BaseModel):
         default=50, ge=0, description="OPTIMIZE a gold table after this many incremental commits; 0 = never"
     )
     vacuum_retain_hours: float = Field(default=168.0, ge=0)
+    max_incremental_orders: int = Field(
+        default=20_000,
+        ge=1,
+        description="an update affecting more orders is a full rebuild (after a backlog: bounded memory)",
+    )
     target_file_rows: int = Field(
         default=2_000_000, ge=1, description="rows per data file when a table is rewritten in full"
     )

@@ -126,8 +126,15 @@ def incremental_update(
     publisher: Publisher | None = None,
     as_of: dt.date | None = None,
     max_records_per_file: int = 2_000_000,
+    max_incremental_orders: int = 20_000,
 ) -> BuildReport:
-    """Bring gold up to silver's current versions, touching only what changed."""
+    """Bring gold up to silver's current versions, touching only what changed.
+
+    An update that affects more than ``max_incremental_orders`` orders (gold caught up after a
+    backlog, a re-seed) is a full rebuild instead: the incremental path carries the affected keys as
+    literal lists through every plan, which at hundreds of thousands of orders exhausts the driver's
+    heap (seen: a 1 GiB driver died on such a build, and again after every restart).
+    """
     started = time.perf_counter()
     as_of = as_of or today_utc()
     previous = read_state(spark, lake_root)
@@ -147,6 +154,13 @@ def incremental_update(
         return report
     impact = impact_of(read_changes(spark, snapshot, previous))
     expand(spark, snapshot, impact)
+    if len(impact.order_ids) > max_incremental_orders:
+        log.info(
+            "full rebuild: %d orders affected (more than %d)", len(impact.order_ids), max_incremental_orders
+        )
+        return full_rebuild(
+            spark, lake_root, publisher=publisher, as_of=as_of, max_records_per_file=max_records_per_file
+        )
     writer = GoldWriter(spark, lake_root, report, publisher, max_records_per_file=max_records_per_file)
     apply_impact(spark, lake_root, snapshot, impact, writer, as_of)
     write_state(spark, lake_root, snapshot.versions, report.build_id)
