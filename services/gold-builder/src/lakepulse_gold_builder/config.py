@@ -37,6 +37,9 @@ class GoldSettings(BaseModel):
         default=50, ge=0, description="OPTIMIZE a gold table after this many incremental commits; 0 = never"
     )
     vacuum_retain_hours: float = Field(default=168.0, ge=0)
+    warm_snapshots: bool = Field(
+        default=True, description="warm the snapshots a build committed, in the background, before the next"
+    )
     max_incremental_orders: int = Field(
         default=20_000,
         ge=1,

@@ -139,7 +139,7 @@ class GoldService:
         self.compaction = CompactionPolicy(settings.gold.optimize_every_commits)
         self.reports: list[BuildReport] = []
         # Between builds, the snapshots just committed are warmed for the next build (snapshot_warmer).
-        self.warmer = SnapshotWarmer(spark)
+        self.warmer = SnapshotWarmer(spark) if settings.gold.warm_snapshots else None
 
     def subscribe(self) -> None:
         self.consumer.subscribe([self.topics.control, self.topics.commands])
@@ -153,7 +153,8 @@ class GoldService:
             metrics.ERRORS.labels(error_kind(exc)).inc()
             raise
         finally:
-            self.warmer.close()
+            if self.warmer is not None:
+                self.warmer.close()
 
     def run_once(self) -> Batch:
         """Poll one batch, act on it, then commit its offsets. Returns what was consumed."""
@@ -262,7 +263,8 @@ class GoldService:
         if due:
             for result in optimize(self.spark, self.settings.lake_root, due):
                 metrics.TABLE_FILES.labels(result.table).set(result.files_after)
-            warm_committed(self.warmer, self.settings.lake_root, due)
+            if self.warmer is not None:
+                warm_committed(self.warmer, self.settings.lake_root, due)
         release_unreachable_jvm_objects()
         return report
 
@@ -276,7 +278,8 @@ class GoldService:
         for table, version in report.silver_versions.items():
             metrics.SILVER_VERSION.labels(table).set(version)
         self.reports.append(report)
-        warm_committed(self.warmer, self.settings.lake_root, report.commits)
+        if self.warmer is not None:
+            warm_committed(self.warmer, self.settings.lake_root, report.commits)
 
     def _run_command(self, command: Command) -> None:
         """Run a command in a ``gold.command`` span that continues the control-api job's trace."""
