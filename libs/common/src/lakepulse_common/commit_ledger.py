@@ -39,8 +39,8 @@ def txn_marker(app_id: str, version: int) -> dict[str, Any]:
     return {TXN_KEY: {"app_id": app_id, "version": version}}
 
 
-def _marker(user_metadata: str | None) -> tuple[str, int] | None:
-    """(app id, version) of a tagged commit's user metadata; None for any other commit."""
+def lakepulse_metadata(user_metadata: str | None) -> dict[str, Any] | None:
+    """The ``lakepulse`` entry of a commit's user metadata (None: not a LakePulse commit)."""
     if not user_metadata:
         return None
     try:
@@ -48,7 +48,13 @@ def _marker(user_metadata: str | None) -> tuple[str, int] | None:
     except orjson.JSONDecodeError:
         return None
     ours = decoded.get(USER_METADATA_KEY) if isinstance(decoded, dict) else None
-    txn = ours.get(TXN_KEY) if isinstance(ours, dict) else None
+    return ours if isinstance(ours, dict) else None
+
+
+def _marker(user_metadata: str | None) -> tuple[str, int] | None:
+    """(app id, version) of a tagged commit's user metadata; None for any other commit."""
+    ours = lakepulse_metadata(user_metadata)
+    txn = ours.get(TXN_KEY) if ours is not None else None
     if not isinstance(txn, dict):
         return None
     app_id, version = txn.get("app_id"), txn.get("version")

@@ -22,7 +22,7 @@ import orjson
 from pyspark.sql import DataFrame, SparkSession
 
 from lakepulse_common import delta_log
-from lakepulse_common.commit_ledger import USER_METADATA_KEY, CommitLedger, txn_marker
+from lakepulse_common.commit_ledger import USER_METADATA_KEY, CommitLedger, lakepulse_metadata, txn_marker
 from lakepulse_common.spark import delta_table_exists
 from lakepulse_common.storage import for_spark
 
@@ -98,25 +98,13 @@ def append(
     return True
 
 
-def _decode_metadata(raw: str | None) -> dict[str, Any] | None:
-    if not raw:
-        return None
-    try:
-        decoded = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    if isinstance(decoded, dict) and isinstance(decoded.get(METADATA_MARKER), dict):
-        return decoded[METADATA_MARKER]  # type: ignore[no-any-return]
-    return None
-
-
 def commits_after(spark: SparkSession, uri: str, after_version: int) -> list[Commit]:
     """Commits with a version greater than ``after_version``, oldest first (reads only their log files)."""
     return [
         Commit(
             version=info.version,
             operation=info.operation,
-            metadata=_decode_metadata(info.user_metadata),
+            metadata=lakepulse_metadata(info.user_metadata),
             operation_metrics=info.operation_metrics,
         )
         for info in delta_log.commit_infos(spark, uri, after_version + 1)
