@@ -54,3 +54,22 @@ def test_ledger_finds_the_newest_mark_behind_foreign_commits(spark, tmp_path):
     assert ledger.committed_version(uri, "a") == 9  # from memory: the log says 3
     ledger.forget(uri, "a")
     assert ledger.committed_version(uri, "a") == 3
+
+    # write_once: a committed version is not written again; a failed write is asked of the log again.
+    commits: list[dict] = []
+    assert not ledger.write_once(uri, "a", 3, commits.append)
+    assert commits == []
+
+    def failing(marker: dict) -> None:
+        raise RuntimeError("the commit may or may not have landed")
+
+    with pytest.raises(RuntimeError):
+        ledger.write_once(uri, "a", 4, failing)
+    assert (uri, "a") not in ledger._known
+
+    def commit(marker: dict) -> None:
+        metadata = orjson.dumps({"lakepulse": marker}).decode()
+        spark.range(2).write.format("delta").mode("append").option("userMetadata", metadata).save(uri)
+
+    assert ledger.write_once(uri, "a", 4, commit)
+    assert CommitLedger(spark).committed_version(uri, "a") == 4

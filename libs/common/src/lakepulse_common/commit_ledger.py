@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 
 USER_METADATA_KEY = "lakepulse"
 TXN_KEY = "txn"
+# Commit timestamps come from the clock of whichever host wrote each log entry: bounds allow for skew.
+CLOCK_MARGIN_MS = 600_000
 
 
 def txn_marker(app_id: str, version: int) -> dict[str, Any]:
@@ -88,6 +91,32 @@ class CommitLedger:
             with self._lock:
                 self._known[key] = max(known, self._known.get(key, -1))
         return known
+
+    def write_once(
+        self,
+        uri: str,
+        app_id: str,
+        version: int,
+        commit: Callable[[dict[str, Any]], None],
+        *,
+        not_before_ms: int | None = None,
+    ) -> bool:
+        """Run ``commit(marker)`` unless ``version`` of ``app_id`` is already committed; False if skipped.
+
+        ``commit`` must put ``marker`` (:func:`txn_marker`) into the ``lakepulse`` entry of its
+        commit's user metadata. A failure forgets the entry: the commit may have landed before it.
+        """
+        done = self.committed_version(uri, app_id, not_before_ms=not_before_ms)
+        if done >= version:
+            log.info("%s: version %d of %s already committed (newest %d)", uri, version, app_id, done)
+            return False
+        try:
+            commit(txn_marker(app_id, version))
+        except BaseException:
+            self.forget(uri, app_id)
+            raise
+        self.record(uri, app_id, version)
+        return True
 
     def record(self, uri: str, app_id: str, version: int) -> None:
         with self._lock:

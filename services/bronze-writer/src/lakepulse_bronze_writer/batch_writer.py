@@ -43,7 +43,7 @@ from lakepulse_bronze_writer.layout import DATA_LAYOUT, HEARTBEATS_LAYOUT, TRANS
 from lakepulse_bronze_writer.metrics import BronzeMetrics
 from lakepulse_bronze_writer.quarantine import quarantine_frame
 from lakepulse_bronze_writer.stats import BatchStats, TableStats, aggregate
-from lakepulse_common.commit_ledger import CommitLedger
+from lakepulse_common.commit_ledger import CLOCK_MARGIN_MS, CommitLedger
 from lakepulse_common.errors import LakePulseError
 from lakepulse_common.spark import release_unreachable_jvm_objects
 from lakepulse_common.storage import table_uri
@@ -53,8 +53,6 @@ from lakepulse_common.topics import TopicNames
 log = logging.getLogger(__name__)
 
 _POSITION = ["_topic", "_partition", "_offset"]
-# Commit timestamps come from the clock of whoever wrote the log (this host, or an object store's).
-_CLOCK_MARGIN_S = 600
 
 
 class ShutdownInProgressError(LakePulseError):
@@ -169,7 +167,7 @@ class BronzeBatchWriter:
             written = offsets.stat().st_mtime
         except FileNotFoundError:
             return None
-        return int((written - _CLOCK_MARGIN_S) * 1000)
+        return int(written * 1000) - CLOCK_MARGIN_MS
 
     def _append(self, df: DataFrame, table: str, batch_id: int, metadata: dict[str, object]) -> None:
         delta_io.append(

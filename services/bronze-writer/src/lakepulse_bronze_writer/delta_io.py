@@ -22,7 +22,7 @@ import orjson
 from pyspark.sql import DataFrame, SparkSession
 
 from lakepulse_common import delta_log
-from lakepulse_common.commit_ledger import USER_METADATA_KEY, CommitLedger, lakepulse_metadata, txn_marker
+from lakepulse_common.commit_ledger import USER_METADATA_KEY, CommitLedger, lakepulse_metadata
 from lakepulse_common.spark import delta_table_exists
 from lakepulse_common.storage import for_spark
 
@@ -84,18 +84,13 @@ def append(
         writer = writer.option("txnAppId", app_id).option("txnVersion", txn_version)
         writer.option("userMetadata", orjson.dumps({METADATA_MARKER: metadata}).decode()).save(for_spark(uri))
         return True
-    done = ledger.committed_version(uri, app_id, not_before_ms=not_before_ms)
-    if done >= txn_version:
-        log.info("%s: version %d of %s already committed (newest %d)", uri, txn_version, app_id, done)
-        return False
-    tagged = {**metadata, **txn_marker(app_id, txn_version)}
-    try:
-        writer.option("userMetadata", orjson.dumps({METADATA_MARKER: tagged}).decode()).save(for_spark(uri))
-    except BaseException:
-        ledger.forget(uri, app_id)  # the commit may have landed before the failure: ask the log next time
-        raise
-    ledger.record(uri, app_id, txn_version)
-    return True
+
+    def commit(marker: dict[str, Any]) -> None:
+        writer.option("userMetadata", orjson.dumps({METADATA_MARKER: {**metadata, **marker}}).decode()).save(
+            for_spark(uri)
+        )
+
+    return ledger.write_once(uri, app_id, txn_version, commit, not_before_ms=not_before_ms)
 
 
 def commits_after(spark: SparkSession, uri: str, after_version: int) -> list[Commit]:

@@ -18,7 +18,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
 from lakepulse_common import delta_log
-from lakepulse_common.commit_ledger import USER_METADATA_KEY, CommitLedger, txn_marker
+from lakepulse_common.commit_ledger import USER_METADATA_KEY, CommitLedger
 from lakepulse_common.spark import delta_table_exists
 from lakepulse_common.storage import for_spark
 
@@ -174,16 +174,11 @@ def append_once(
     if ledger is None:
         writer.option("txnAppId", app_id).option("txnVersion", txn_version).save(for_spark(uri))
         return
-    if ledger.committed_version(uri, app_id, not_before_ms=not_before_ms) >= txn_version:
-        log.info("%s: version %d of %s already committed: skipped", uri, txn_version, app_id)
-        return
-    tagged = json.dumps({USER_METADATA_KEY: txn_marker(app_id, txn_version)})
-    try:
-        writer.option("userMetadata", tagged).save(for_spark(uri))
-    except BaseException:
-        ledger.forget(uri, app_id)  # the commit may have landed before the failure
-        raise
-    ledger.record(uri, app_id, txn_version)
+
+    def commit(marker: dict[str, Any]) -> None:
+        writer.option("userMetadata", json.dumps({USER_METADATA_KEY: marker})).save(for_spark(uri))
+
+    ledger.write_once(uri, app_id, txn_version, commit, not_before_ms=not_before_ms)
 
 
 def commit_timestamp_ms(spark: SparkSession, uri: str, version: int) -> int | None:

@@ -12,7 +12,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from lakepulse_common.commit_ledger import CommitLedger
+from lakepulse_common.commit_ledger import CLOCK_MARGIN_MS, CommitLedger
 from lakepulse_common.control_events import Layer
 from lakepulse_common.progress import BRONZE_TRANSACTIONS_TABLE
 from lakepulse_common.storage import for_spark, table_uri
@@ -23,8 +23,6 @@ from lakepulse_silver_processor.metrics import QUALITY_TABLE, BatchStats, qualit
 from lakepulse_silver_processor.schemas import TableSchema
 
 TOMBSTONES_TABLE = "_tombstones"
-# Commit timestamps come from the clock of whichever host wrote each log entry.
-_CLOCK_MARGIN_MS = 600_000
 PRIMARY_KEY_PROPERTY = "lakepulse.primary_key"
 TOMBSTONE_SCHEMA = T.StructType(
     [
@@ -203,7 +201,7 @@ class SilverTables:
     def _not_before_ms(self, table: str, bronze_version: int) -> int | None:
         """No write for bronze ``table`` up to ``bronze_version`` predates that version's commit."""
         committed = lake.commit_timestamp_ms(self.spark, self.bronze_uri(table), bronze_version)
-        return None if committed is None else committed - _CLOCK_MARGIN_MS
+        return None if committed is None else committed - CLOCK_MARGIN_MS
 
     def transaction_state(self) -> tuple[DataFrame | None, DataFrame | None]:
         """Recent bronze END events and silver arrival counts (None while a table does not exist)."""
