@@ -155,7 +155,7 @@ def _lake_rows(settings: LakePulseSettings, layer: str, table: str) -> list[Row]
 
 @dataclass(frozen=True)
 class SourcePosition:
-    """The source's WAL position and its next transaction id (which only write transactions take)."""
+    """The source's WAL insert position and its next transaction id (which only write transactions take)."""
 
     lsn: str
     next_xid: int
@@ -168,7 +168,7 @@ class SourcePosition:
 def source_position(settings: LakePulseSettings) -> SourcePosition:
     rows, _ = _source_rows(
         settings,
-        "SELECT pg_current_wal_lsn()::text AS lsn,"
+        "SELECT pg_current_wal_insert_lsn()::text AS lsn,"
         " pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next_xid",
     )
     return SourcePosition(str(rows[0]["lsn"]), int(rows[0]["next_xid"]))
