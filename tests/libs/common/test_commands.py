@@ -1,13 +1,17 @@
 """The service side of the command protocol, through the real broker."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from lakepulse_common.commands import (
     DELTA_MIN_RETAIN_HOURS,
     CommandListener,
     CommandRejectedError,
+    CommandRunner,
     JobReporter,
     JobState,
+    expiry_reason,
     maintained_tables,
     retain_hours,
 )
@@ -141,3 +145,62 @@ def test_maintenance_parameters_are_checked_the_same_way_by_every_service() -> N
     for bad in (1, True, "168"):
         with pytest.raises(CommandRejectedError):
             retain_hours({"retain_hours": bad})
+
+
+@pytest.mark.unit
+def test_a_command_expires_when_read_after_its_ttl() -> None:
+    issued = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+    command = Command(job_id="j", target_service="s", action=CommandAction.OPTIMIZE, issued_at=issued)
+    assert expiry_reason(command, 3600, now=issued + timedelta(seconds=3600)) is None
+    reason = expiry_reason(command, 3600, now=issued + timedelta(seconds=3601))
+    assert reason is not None and "expired" in reason and "3,601 s" in reason
+    naive = command.model_copy(update={"issued_at": issued.replace(tzinfo=None)})  # read as UTC
+    assert expiry_reason(naive, 3600, now=issued + timedelta(seconds=10)) is None
+
+
+class _RecordingRunner(CommandRunner):
+    def __init__(self, reporter: JobReporter, listener: CommandListener) -> None:
+        self.reporter, self.listener, self.executed = reporter, listener, []
+
+    def execute(self, command: Command) -> str:
+        self.executed.append(command.job_id)
+        return "done"
+
+
+def test_a_retained_command_older_than_the_ttl_is_answered_failed_not_run(settings):
+    """A new deployment (new consumer group) re-reads the retained commands topic from the start."""
+    ensure_topics(create_admin(settings.kafka), platform_topics(settings.kafka))
+    topics = TopicNames.from_settings(settings.kafka)
+    producer = create_producer(settings.kafka, "test-commands")
+    old = datetime.now(UTC) - timedelta(seconds=settings.control_api.command_ttl_s + 60)
+    stale = Command(job_id=random_name("stale"), target_service="bronze-writer", action=CommandAction.VACUUM)
+    stale = stale.model_copy(update={"issued_at": old})
+    fresh = Command(
+        job_id=random_name("fresh"), target_service="bronze-writer", action=CommandAction.OPTIMIZE
+    )
+    _send(producer, topics, stale, fresh)
+    consumer = create_consumer(settings.kafka, "test", random_name("g"))
+    consumer.subscribe([topics.control])
+    listener = CommandListener(settings, "bronze-writer", group_id=random_name("g"))
+    runner = _RecordingRunner(JobReporter(producer, topics, "bronze-writer"), listener)
+    listener.start()
+    try:
+        handled: list[int] = []
+        wait_for(lambda: handled.append(runner.run_pending()) or sum(handled) >= 2, 30, "both commands")
+        assert runner.executed == [fresh.job_id]
+        states: dict[str, list[str]] = {}
+
+        def both_final():
+            message = consumer.poll(1.0)
+            if message is not None and message.value():
+                event = ControlEvent.from_bytes(message.value())
+                if event.details.get("job_id") in (stale.job_id, fresh.job_id):
+                    states.setdefault(event.details["job_id"], []).append(event.details["state"])
+            return all(s and s[-1] != "running" for s in (states.get(stale.job_id), states.get(fresh.job_id)))
+
+        wait_for(both_final, 30, "the final job_progress events")
+    finally:
+        listener.stop()
+        consumer.close()
+    assert states[stale.job_id] == ["failed"]
+    assert states[fresh.job_id] == ["running", "succeeded"]

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
-from lakepulse_bronze_writer.control import AnnouncedState, event_for_commit
+from lakepulse_bronze_writer.control import event_for_commit
 from lakepulse_bronze_writer.delta_io import Commit
 from lakepulse_bronze_writer.stats import TableStats
 from lakepulse_common.control_events import ControlEvent, EventKind, Layer
@@ -47,11 +46,3 @@ def test_an_optimize_commit_is_announced_without_rows() -> None:
     event = event_for_commit("orders", Commit(9, "OPTIMIZE", None, {"numRemovedFiles": "12"}))
     assert event.delta_version == 9 and event.details["operation"] == "OPTIMIZE"
     assert event.rows is not None and event.rows.written == 0 and not event.kafka_offsets
-
-
-def test_announced_state_survives_a_restart(tmp_path: Path) -> None:
-    state = AnnouncedState(tmp_path / "announced.json")
-    assert state.last("orders") == -1
-    state.versions["orders"] = 7
-    state.save()
-    assert AnnouncedState(tmp_path / "announced.json").last("orders") == 7

@@ -20,6 +20,7 @@ import psycopg2
 import pytest
 from confluent_kafka import Consumer
 from deltalake import DeltaTable as RsDeltaTable
+from prometheus_client import REGISTRY
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
@@ -265,6 +266,20 @@ def test_full_rebuild_then_incremental_update_match_ground_truth(
     producer.flush(10)
     wait_for(lambda: service.run_once().commands, 60, "the optimize command")
     assert_readable_by_delta_rs(spark, lake_root)
+    # A command older than command_ttl_s (a retained one, re-read by a new deployment) is not run.
+    stale = Command(
+        job_id="job-0",
+        target_service="gold-builder",
+        action=CommandAction.OPTIMIZE,
+        params={"tables": [FACT_SALES.name]},
+        issued_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=settings.control_api.command_ttl_s + 60),
+    )
+    expired_sample = ("lakepulse_gold_commands_total", {"action": "optimize", "outcome": "expired"})
+    expired_before = REGISTRY.get_sample_value(*expired_sample) or 0.0
+    producer.produce(topics.commands, key=stale.key, value=stale.to_bytes())
+    producer.flush(10)
+    wait_for(lambda: service.run_once().commands, 60, "the stale command")
+    assert REGISTRY.get_sample_value(*expired_sample) == expired_before + 1
     fact_sales_files = stored_files(FACT_SALES.uri(lake_root))
     vacuum(spark, lake_root, [FACT_SALES.name], retain_hours=0)
     assert stored_files(FACT_SALES.uri(lake_root)) < fact_sales_files

@@ -4,11 +4,13 @@ END event alone releases an aligned transaction."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from pyspark.sql import SparkSession
 
+from lakepulse_common.announced import AnnouncedState
 from lakepulse_common.control_events import ControlEvent, EventKind, Layer, LsnRange
 from lakepulse_common.kafka import (
     create_admin,
@@ -135,6 +137,45 @@ def test_control_event_delivered_twice_changes_nothing(
         [TopicPartition(topics.control, p) for p in range(lake_settings.kafka.default_partitions)], timeout=10
     )
     assert sum(max(tp.offset, 0) for tp in committed) == len(events)  # every message, ours included
+
+
+def test_a_commit_whose_event_did_not_go_out_is_announced_at_start(
+    spark: SparkSession,
+    lake_settings: LakePulseSettings,
+    processor: SilverProcessor,
+    bronze: Bronze,
+    control_consumer: Consumer,
+    tmp_path: Path,
+) -> None:
+    topics = TopicNames.from_settings(lake_settings.kafka)
+    producer = create_producer(lake_settings.kafka, "silver-test")
+    rows = [upsert(300, cust(7), CUSTOMER_KEY, op="c"), upsert(320, cust(8), CUSTOMER_KEY, op="c")]
+    processor.apply("customers", bronze.append("customers", rows))  # committed; then the process "died"
+    committed = lake.latest_version(spark, processor.uri("customers"))
+    state_path = tmp_path / "announced.json"
+
+    def start() -> ControlLoop:
+        return ControlLoop(
+            processor,
+            control_consumer,
+            producer,
+            topics,
+            SilverSettings(poll_timeout_s=0.5),
+            Shutdown(),
+            announced=AnnouncedState(state_path),
+        )
+
+    assert ("customers", committed) in start().reannounce()
+    silver = [
+        e
+        for e in _events(lake_settings, topics.control)
+        if e.layer is Layer.SILVER and e.kind is EventKind.COMMIT and e.table == "customers"
+    ]
+    assert [(e.delta_version, e.rows.written if e.rows else None, e.details) for e in silver] == [
+        (committed, 2, {"operation": "MERGE", "reannounced": True})
+    ]
+    assert AnnouncedState(state_path).last("customers") == committed  # acknowledged, recorded
+    assert start().reannounce() == []  # the next start has nothing to announce again
 
 
 def test_an_end_event_alone_releases_a_held_transaction_across_tables(

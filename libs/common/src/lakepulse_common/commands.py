@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -53,6 +54,23 @@ class JobReporter:
 CommandHandler = Callable[[Command], None]
 
 
+def expiry_reason(command: Command, ttl_s: float, now: datetime | None = None) -> str | None:
+    """Why ``command`` is too old to run when read at ``now`` (``None`` when it is not).
+
+    The commands topic is retained, so a service that starts with a new consumer group (a new
+    deployment, a reset group) reads commands that were answered long ago; those are not run again.
+    """
+    read_at = now or datetime.now(UTC)
+    issued_at = command.issued_at if command.issued_at.tzinfo else command.issued_at.replace(tzinfo=UTC)
+    age = (read_at - issued_at).total_seconds()
+    if age <= ttl_s:
+        return None
+    return (
+        f"expired: issued at {command.issued_at.isoformat()}, {age:,.0f} s before it was read"
+        f" (command_ttl_s = {ttl_s:g})"
+    )
+
+
 class CommandListener(threading.Thread):
     """Reads the commands topic and queues this service's commands for the service's main loop.
 
@@ -71,6 +89,8 @@ class CommandListener(threading.Thread):
         self._consumer.subscribe([TopicNames.from_settings(settings.kafka).commands])
         self._pending: list[Command] = []
         self._cancelled: set[str] = set()
+        self._ttl_s = settings.control_api.command_ttl_s
+        self._expired: dict[str, str] = {}  # command id -> why it is not run
         self._unfinished: dict[str, tuple[str, int, int]] = {}  # command id -> topic, partition, offset
         self._read_up_to: dict[tuple[str, int], int] = {}  # next offset after what was read
         self._committed: dict[tuple[str, int], int] = {}
@@ -104,6 +124,9 @@ class CommandListener(threading.Thread):
                 else:
                     self._pending.append(command)
                     self._unfinished[str(command.command_id)] = (topic, partition, offset)
+                    reason = expiry_reason(command, self._ttl_s)
+                    if reason is not None:
+                        self._expired[str(command.command_id)] = reason
             self._read_up_to[(topic, partition)] = offset + 1
 
     def _commit(self) -> None:
@@ -128,6 +151,7 @@ class CommandListener(threading.Thread):
         """The command reached a final state: its offset may be committed."""
         with self._lock:
             self._unfinished.pop(str(command.command_id), None)
+            self._expired.pop(str(command.command_id), None)
 
     def take(self) -> tuple[Command | None, bool]:
         """The next command and whether its job was cancelled before it started."""
@@ -136,6 +160,11 @@ class CommandListener(threading.Thread):
                 return None, False
             command = self._pending.pop(0)
             return command, command.job_id in self._cancelled
+
+    def expired(self, command: Command) -> str | None:
+        """Why a queued command is not to be run: it was already too old when it was read."""
+        with self._lock:
+            return self._expired.get(str(command.command_id))
 
     def is_cancelled(self, job_id: str) -> bool:
         with self._lock:
@@ -213,16 +242,23 @@ class CommandRunner:
             command, cancelled = self.listener.take()
             if command is None:
                 return handled
-            self.handle(command, cancelled=cancelled)
+            self.handle(command, cancelled=cancelled, expired=self.listener.expired(command))
             self.listener.finished(command)  # not reached when handle() re-raises: re-delivered
             handled += 1
 
-    def handle(self, command: Command, *, cancelled: bool = False) -> JobState:
-        """Run one command and report its outcome; unexpected errors are reported, then re-raised."""
+    def handle(self, command: Command, *, cancelled: bool = False, expired: str | None = None) -> JobState:
+        """Run one command and report its outcome; unexpected errors are reported, then re-raised.
+
+        ``expired`` (see :func:`expiry_reason`) answers ``failed`` without running the command.
+        """
         job = command.job_id
         if cancelled:
             self.reporter.report(job, JobState.CANCELLED, 0.0, "cancelled before it started")
             return JobState.CANCELLED
+        if expired is not None:
+            log.warning("job %s: %s not run, %s", job, command.action.value, expired)
+            self.reporter.report(job, JobState.FAILED, None, expired)
+            return JobState.FAILED
         log.info("job %s: %s %s", job, command.action.value, command.params)
         self.reporter.report(job, JobState.RUNNING, 0.0, f"{command.action.value} started")
         try:

@@ -126,6 +126,12 @@ class ControlApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8088, ge=1, le=65535)
     tokens: list[SecretStr] = Field(default_factory=list, description="bearer tokens allowed to mutate")
+    command_ttl_s: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="a command older than this when a service reads it is answered failed (expired),"
+        " not run: a new deployment or a reset consumer group re-reads the retained commands topic",
+    )
 
     @property
     def url(self) -> str:

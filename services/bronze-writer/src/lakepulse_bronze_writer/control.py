@@ -12,19 +12,17 @@ version with no gap. Consumers deduplicate on (layer, table, version).
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import orjson
 from confluent_kafka import Producer
 from pyspark.sql import SparkSession
 
 from lakepulse_bronze_writer import delta_io
 from lakepulse_bronze_writer.config import SERVICE_NAME
 from lakepulse_bronze_writer.metrics import BronzeMetrics
+from lakepulse_common.announced import AnnouncedState
 from lakepulse_common.control_events import (
     ControlEvent,
     EventKind,
@@ -43,28 +41,6 @@ log = logging.getLogger(__name__)
 
 class ControlDeliveryError(LakePulseError):
     """A control event could not be delivered; the batch fails and is retried, never skipped."""
-
-
-class AnnouncedState:
-    """``{table: last announced version}`` in a small JSON file, replaced atomically."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.versions: dict[str, int] = {}
-        if path.exists():
-            self.versions = {str(k): int(v) for k, v in orjson.loads(path.read_bytes()).items()}
-
-    def last(self, table: str) -> int:
-        return self.versions.get(table, -1)
-
-    def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".announced-")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(orjson.dumps(self.versions, option=orjson.OPT_SORT_KEYS))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
 
 
 def event_for_commit(table: str, commit: delta_io.Commit, service: str = SERVICE_NAME) -> ControlEvent:

@@ -24,6 +24,7 @@ import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from opentelemetry import trace
 
+from lakepulse_common.commands import expiry_reason
 from lakepulse_common.control_events import (
     Command,
     CommandAction,
@@ -108,6 +109,7 @@ class Quarantine:
 class Batch:
     silver_events: list[ControlEvent] = field(default_factory=list)
     commands: list[Command] = field(default_factory=list)
+    expired: dict[str, str] = field(default_factory=dict)  # command id -> why it is not run
     consumed: list[Message] = field(default_factory=list)
 
     @property
@@ -164,7 +166,7 @@ class GoldService:
         if batch.silver_events:
             self._build(batch.silver_events)
         for command in batch.commands:
-            self._run_command(command)
+            self._run_command(command, expired=batch.expired.get(str(command.command_id)))
         self.publisher.flush()
         for message in batch.consumed:  # offsets are stored only now, after the sink is durable
             self.consumer.store_offsets(message=message)
@@ -200,6 +202,9 @@ class GoldService:
                 command = Command.from_bytes(message.value() or b"")
                 if command.target_service == SERVICE_NAME:
                     batch.commands.append(command)
+                    reason = expiry_reason(command, self.settings.control_api.command_ttl_s)
+                    if reason is not None:
+                        batch.expired[str(command.command_id)] = reason
                 return
             event = ControlEvent.from_bytes(message.value() or b"")
         except ControlEventError as exc:
@@ -281,8 +286,11 @@ class GoldService:
         if self.warmer is not None:
             warm_committed(self.warmer, self.settings.lake_root, report.commits)
 
-    def _run_command(self, command: Command) -> None:
-        """Run a command in a ``gold.command`` span that continues the control-api job's trace."""
+    def _run_command(self, command: Command, expired: str | None = None) -> None:
+        """Run a command in a ``gold.command`` span that continues the control-api job's trace.
+
+        ``expired`` (see :func:`expiry_reason`): answered ``failed`` without running it.
+        """
         parent = context_from_headers(command.trace.model_dump(exclude_none=True)) if command.trace else None
         with self.tracer.start_as_current_span(
             "gold.command",
@@ -290,6 +298,11 @@ class GoldService:
             kind=trace.SpanKind.CONSUMER,
             attributes={"lakepulse.job_id": command.job_id, "lakepulse.command.action": command.action.value},
         ):
+            if expired is not None:
+                log.warning("job %s: %s not run, %s", command.job_id, command.action.value, expired)
+                metrics.COMMANDS.labels(command.action, "expired").inc()
+                self._progress(command, "failed", {"error": expired})
+                return
             self._progress(command, "started", {})
             try:
                 with self.publisher.building(Provenance(trace=current_trace_context())):

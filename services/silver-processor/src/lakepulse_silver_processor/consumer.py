@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from opentelemetry import trace as otel
 
+from lakepulse_common import delta_log
+from lakepulse_common.announced import AnnouncedState
 from lakepulse_common.control_events import (
     ControlEvent,
     EventKind,
@@ -88,6 +90,31 @@ def commit_event(stats: BatchStats, trace: TraceContext | None) -> ControlEvent:
     )
 
 
+def reannouncement(table: str, commit: delta_log.CommitInfo) -> ControlEvent:
+    """The commit event for a silver version whose original event may not have gone out.
+
+    Rebuilt from the Delta commit itself: the row counts come from the MERGE's operation metrics; the
+    source LSN range and trace of the original batch are not kept in the table, so they are absent.
+    """
+    metrics = commit.operation_metrics
+
+    def count(name: str) -> int:
+        return int(metrics.get(name, "0") or 0)
+
+    return ControlEvent(
+        kind=EventKind.COMMIT,
+        service=SERVICE_NAME,
+        layer=Layer.SILVER,
+        table=table,
+        delta_version=commit.version,
+        rows=RowCounts(
+            written=count("numTargetRowsInserted") + count("numTargetRowsUpdated"),
+            deleted=count("numTargetRowsDeleted"),
+        ),
+        details={"operation": commit.operation, "reannounced": True},
+    )
+
+
 def status_event(table: str, problems: list[str]) -> ControlEvent:
     return ControlEvent(
         kind=EventKind.TABLE_STATUS,
@@ -108,6 +135,7 @@ class ControlLoop:
         settings: SilverSettings,
         shutdown: Shutdown,
         tracer: otel.Tracer | None = None,
+        announced: AnnouncedState | None = None,
     ) -> None:
         self.processor = processor
         self.consumer = consumer
@@ -118,6 +146,9 @@ class ControlLoop:
         self.tracer = tracer or otel.get_tracer(__name__)
         self._announced_pauses: set[str] = set()
         self._delivery_errors: list[str] = []
+        # The last silver version announced per table (acknowledged by Kafka), and what is in flight.
+        self.announced = announced
+        self._in_flight: dict[str, int] = {}
 
     def run(self) -> None:
         try:
@@ -130,13 +161,38 @@ class ControlLoop:
             raise
 
     def catch_up(self) -> None:
-        """Apply whatever bronze holds beyond each table's applied version (missed events, restarts)."""
+        """Announce what a crash may have left unannounced, then apply whatever bronze holds beyond
+        each table's applied version (missed events, restarts)."""
+        self.reannounce()
         for table in TABLES:
             if self.shutdown.requested:
                 return
             if self.processor.bronze_latest(table) >= 0:
                 self.run_table(table, None, None)
         self._flush()
+
+    def reannounce(self) -> list[tuple[str, int]]:
+        """Announce each table's newest silver version again if its event was not acknowledged.
+
+        A crash between a silver commit and Kafka's acknowledgement of its event would otherwise leave
+        gold (and any other subscriber) unaware of the commit until the next one. Only the newest
+        version is announced: a silver event is a trigger, consumers read up to the newest version
+        and deduplicate on (table, version). Without a state file (first start) every table is.
+        """
+        if self.announced is None:
+            return []
+        done = []
+        for table in TABLES:
+            uri = self.processor.uri(table)
+            newest = delta_log.latest_version(self.processor.spark, uri)
+            if newest < 0 or newest <= self.announced.last(table):
+                continue
+            for commit in delta_log.commit_infos(self.processor.spark, uri, newest, newest):
+                log.info("silver %s@%d: announced again (its event may not have gone out)", table, newest)
+                self._produce(reannouncement(table, commit))
+                done.append((table, newest))
+        self._flush()
+        return done
 
     def poll_once(self) -> int:
         """Handle one batch of control events; returns how many messages were consumed."""
@@ -263,6 +319,8 @@ class ControlLoop:
             self._announced_pauses.add(table)
 
     def _produce(self, event: ControlEvent) -> None:
+        if event.kind is EventKind.COMMIT and event.table is not None and event.delta_version is not None:
+            self._in_flight[event.table] = max(self._in_flight.get(event.table, -1), event.delta_version)
         self.producer.produce(
             self.topics.control, key=event.key, value=event.to_bytes(), on_delivery=self._on_delivery
         )
@@ -278,6 +336,11 @@ class ControlLoop:
         if remaining or self._delivery_errors:
             errors, self._delivery_errors = self._delivery_errors, []
             raise ControlDeliveryError(f"{remaining} silver control events undelivered: {errors}")
+        if self.announced is not None and self._in_flight:
+            for table, version in self._in_flight.items():
+                self.announced.versions[table] = max(self.announced.last(table), version)
+            self.announced.save()
+        self._in_flight.clear()
 
     def _decode(self, message: Message) -> ControlEvent | None:
         error = message.error()

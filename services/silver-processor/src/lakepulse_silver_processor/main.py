@@ -6,6 +6,7 @@ import logging
 
 from prometheus_client import REGISTRY
 
+from lakepulse_common.announced import AnnouncedState
 from lakepulse_common.commands import CommandListener, JobReporter
 from lakepulse_common.kafka import (
     create_admin,
@@ -42,7 +43,16 @@ def main() -> int:
     commands = SilverCommands(
         processor, producer, topics, reporter, listener, settings.silver.flush_timeout_s
     )
-    loop = CommandingLoop(processor, consumer, producer, topics, settings.silver, shutdown, commands=commands)
+    loop = CommandingLoop(
+        processor,
+        consumer,
+        producer,
+        topics,
+        settings.silver,
+        shutdown,
+        commands=commands,
+        announced=AnnouncedState(settings.state_dir / SERVICE_NAME / "announced.json"),
+    )
     heartbeater.start()
     listener.start()
     log.info("silver processor consuming %s as group %s", topics.control, settings.silver.consumer_group)
