@@ -162,6 +162,24 @@ def test_late_parent_toast_added_column_and_quarantine(
     assert (released.released, released.upserts, released.held) == (1, 1, 0)
     assert read(spark, root, "_held") == []
 
+    # A held change whose key is deleted later (its parent never comes: deleted with it) is superseded
+    # and leaves _held, whether the delete comes in a later batch or with the held change's retry.
+    orphan, late_orphan = ordr(12, customer_id=99), ordr(13, customer_id=98)
+    bronze.append(
+        "orders", [upsert(250, orphan, ORDER_KEY, op="c"), upsert(251, late_orphan, ORDER_KEY, op="c")]
+    )
+    [waiting] = processor.apply("orders")
+    assert waiting.held == 2
+    bronze.append("orders", [delete(260, orphan, ORDER_KEY)])
+    [deleted] = processor.apply("orders")
+    assert (deleted.deletes, deleted.released, deleted.held) == (1, 1, 1)
+    assert [r["_pk"] for r in read(spark, root, "_held")] == ['{"order_id":13}']
+    bronze.append("orders", [delete(270, late_orphan, ORDER_KEY)])
+    [gone] = processor.apply("orders")
+    assert (gone.released, gone.held) == (1, 0)
+    assert read(spark, root, "_held") == []
+    assert sorted(silver_rows(spark, root, "orders")) == [10, 11]
+
     # An unchanged TOASTed column keeps its value; a new source column appears in silver.
     toasted = ordr(11, customer_id=1, comments=TOAST_PLACEHOLDER, internal_comments="second", priority="high")
     bronze.append("orders", [upsert(300, toasted, ORDER_KEY)])

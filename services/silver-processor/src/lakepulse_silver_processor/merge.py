@@ -60,10 +60,23 @@ def resolve_toast(changes: DataFrame, columns: Sequence[str], current: DataFrame
     return out.drop("_current") if current is not None else out
 
 
+_MARKER_COLUMNS = ("_pk", "_source_lsn", "_source_seq")
+
+
+def newest_markers(changes: DataFrame, tombstones: DataFrame | None) -> DataFrame:
+    """The stored markers and the deletes among ``changes``: the newest per key (and truncate)."""
+    markers = changes.where(F.col("_op") == "d").select(*_MARKER_COLUMNS)
+    if tombstones is not None:
+        markers = markers.unionByName(tombstones.select(*_MARKER_COLUMNS))
+    newest = F.max(F.struct("_source_lsn", "_source_seq")).alias("_m")
+    return markers.groupBy("_pk").agg(newest).select("_pk", "_m._source_lsn", "_m._source_seq")
+
+
 def drop_superseded(changes: DataFrame, tombstones: DataFrame | None) -> DataFrame:
     """Drop changes older than a delete marker of their key or a truncate marker of the table.
 
-    ``tombstones`` are this table's markers (``_pk``, ``_source_lsn``, ``_source_seq``).
+    ``tombstones`` are this table's markers (``_pk``, ``_source_lsn``, ``_source_seq``), at most one
+    per key (as stored, or from :func:`newest_markers`).
     """
     if tombstones is None:
         return changes

@@ -114,9 +114,18 @@ class SilverProcessor:
             # Before evaluating: this batch's own changes count towards their transactions.
             self.tables.record_arrivals(table, decoded, end)
         held_stored = self.tables.held_of(table)
+        tombstones = self.tables.tombstones_of(table)
         batch = decoded
         if held_stored is not None:
-            batch = batch.unionByName(quarantine.decode_held(held_stored, decoded.schema))
+            # A held change whose key was deleted later (stored markers, or a delete in this batch) is
+            # superseded: it leaves _held (counted as released) instead of waiting forever for a
+            # parent that was deleted with it.
+            batch = batch.unionByName(
+                merge.drop_superseded(
+                    quarantine.decode_held(held_stored, decoded.schema),
+                    merge.newest_markers(decoded, tombstones),
+                )
+            )
         evaluated = self._evaluate(batch, schema).localCheckpoint()
         profile = evaluated.agg(
             F.count("*").alias("rows"),
@@ -163,7 +172,7 @@ class SilverProcessor:
         accepted = evaluated.where((F.size("_quarantine_rules") == 0) & F.col("_held_rule").isNull())
         if truncates:
             accepted = merge.drop_before(accepted, truncates[-1].lsn)
-        accepted = merge.drop_superseded(accepted, self.tables.tombstones_of(table))
+        accepted = merge.drop_superseded(accepted, tombstones)
         current = (
             self.tables.current_of(silver_uri, schema, accepted, columns)
             if profile["toast"] and silver_schema
