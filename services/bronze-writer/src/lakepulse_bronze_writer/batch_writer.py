@@ -119,7 +119,11 @@ class BronzeBatchWriter:
         started = time.monotonic()
         started_at = datetime.now(UTC)
         self._not_before_ms = self._first_attempt_ms(batch_id)
-        parsed = parse_kafka_records(batch, self._topics).persist(StorageLevel.DISK_ONLY)
+        # The Kafka source gives one partition per topic-partition (dozens with every source table's
+        # topics); each table's append then scanned all of them, dozens of tiny tasks per table per
+        # batch. One partition per core keeps the parallelism and drops the per-task overhead.
+        records = batch.coalesce(self._spark.sparkContext.defaultParallelism)
+        parsed = parse_kafka_records(records, self._topics).persist(StorageLevel.DISK_ONLY)
         # The ingestion stamps stay literals (added after the cache, per table): the writer's sort
         # by the partition column then folds away instead of sorting the whole batch.
         self._stamps = {
