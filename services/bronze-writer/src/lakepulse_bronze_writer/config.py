@@ -32,6 +32,12 @@ class BronzeSettings(BaseModel):
     min_partitions: int | None = Field(
         default=None, ge=1, description="Kafka source tasks per batch; default one per topic-partition"
     )
+    kafka_fetch_max_wait_ms: int = Field(
+        default=10,
+        ge=0,
+        description="the source's consumers' fetch.max.wait.ms (Kafka's default 500 made every"
+        " topic-partition of a small batch wait for the previous fetch's long poll)",
+    )
     starting_offsets: Literal["earliest", "latest"] = "earliest"
     fail_on_data_loss: bool = Field(
         default=True, description="stop loudly when Kafka retention deleted offsets not yet written"
@@ -41,6 +47,12 @@ class BronzeSettings(BaseModel):
         default=4, ge=1, description="tables of one batch appended concurrently (commit latency overlaps)"
     )
     target_file_size_mb: int = Field(default=128, ge=1, description="OPTIMIZE's target file size")
+    compact_min_file_size_mb: int = Field(
+        default=16,
+        ge=1,
+        description="files at least this big are left alone by compaction (Delta's default, 1 GiB,"
+        " made every compaction rewrite the whole day's partition)",
+    )
     max_records_per_file: int = Field(default=1_000_000, ge=0, description="0 = unlimited")
     compact_every_commits: int = Field(
         default=50,

@@ -51,7 +51,7 @@ from lakepulse_bronze_writer.envelope import (
 from lakepulse_bronze_writer.layout import DATA_LAYOUT, HEARTBEATS_LAYOUT, TRANSACTIONS_LAYOUT, project
 from lakepulse_bronze_writer.quarantine import quarantine_frame
 from lakepulse_bronze_writer.stats import BatchStats, aggregate
-from lakepulse_bronze_writer.stream import kafka_source_options
+from lakepulse_bronze_writer.stream import consumer_tuning, kafka_source_options
 from lakepulse_common.commands import CommandRejectedError
 from lakepulse_common.kafka import create_consumer
 from lakepulse_common.storage import table_uri
@@ -232,13 +232,17 @@ def read_range(
     """The Kafka records of ``ranges`` (end exclusive) as a batch DataFrame in the stream's source shape."""
     starting = {topic: {str(p): start for p, (start, _) in ranges.items()}}
     ending = {topic: {str(p): end for p, (_, end) in ranges.items()}}
-    options = kafka_source_options(settings.kafka) | {
-        "assign": orjson.dumps({topic: sorted(ranges)}).decode(),
-        "startingOffsets": orjson.dumps(starting).decode(),
-        "endingOffsets": orjson.dumps(ending).decode(),
-        "includeHeaders": "true",
-        "failOnDataLoss": "true",
-    }
+    options = (
+        kafka_source_options(settings.kafka)
+        | consumer_tuning(settings.bronze)
+        | {
+            "assign": orjson.dumps({topic: sorted(ranges)}).decode(),
+            "startingOffsets": orjson.dumps(starting).decode(),
+            "endingOffsets": orjson.dumps(ending).decode(),
+            "includeHeaders": "true",
+            "failOnDataLoss": "true",
+        }
+    )
     return spark.read.format("kafka").options(**options).load()
 
 

@@ -54,22 +54,40 @@ def kafka_source_options(kafka: KafkaSettings) -> dict[str, str]:
     return options
 
 
+def consumer_tuning(bronze: BronzeSettings) -> dict[str, str]:
+    """Source options for the Kafka consumers Spark pools per topic-partition.
+
+    A pooled consumer keeps a fetch in flight after its last read; at the end of the log the broker
+    holds it for ``fetch.max.wait.ms``, and the next read of that partition waits for it. With Kafka's
+    500 ms a batch touching dozens of topic-partitions spent seconds waiting: reading 335 records from
+    46 partitions took 12.4 s, 1.7 s at 10 ms (warm consumers, idle machine).
+    """
+    return {"kafka.fetch.max.wait.ms": str(bronze.kafka_fetch_max_wait_ms)}
+
+
 def configure_session(spark: SparkSession, bronze: BronzeSettings) -> None:
     """Runtime SQL settings the writer relies on (the session itself comes from libs/common)."""
     spark.conf.set("spark.sql.shuffle.partitions", str(bronze.shuffle_partitions))
     spark.conf.set(
         "spark.databricks.delta.optimize.maxFileSize", str(bronze.target_file_size_mb * 1024 * 1024)
     )
+    spark.conf.set(
+        "spark.databricks.delta.optimize.minFileSize", str(bronze.compact_min_file_size_mb * 1024 * 1024)
+    )
 
 
 def kafka_stream(spark: SparkSession, kafka: KafkaSettings, bronze: BronzeSettings) -> DataFrame:
     reader = spark.readStream.format("kafka")
-    options: dict[str, Any] = kafka_source_options(kafka) | {
-        "subscribePattern": subscribe_pattern(TopicNames.from_settings(kafka)),
-        "startingOffsets": bronze.starting_offsets,
-        "includeHeaders": "true",
-        "failOnDataLoss": str(bronze.fail_on_data_loss).lower(),
-    }
+    options: dict[str, Any] = (
+        kafka_source_options(kafka)
+        | consumer_tuning(bronze)
+        | {
+            "subscribePattern": subscribe_pattern(TopicNames.from_settings(kafka)),
+            "startingOffsets": bronze.starting_offsets,
+            "includeHeaders": "true",
+            "failOnDataLoss": str(bronze.fail_on_data_loss).lower(),
+        }
+    )
     if bronze.max_offsets_per_trigger:
         options["maxOffsetsPerTrigger"] = str(bronze.max_offsets_per_trigger)
     if bronze.min_partitions:
