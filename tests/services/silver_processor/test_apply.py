@@ -178,6 +178,12 @@ def test_late_parent_toast_added_column_and_quarantine(
     [gone] = processor.apply("orders")
     assert (gone.released, gone.held) == (1, 0)
     assert read(spark, root, "_held") == []
+    # Created and deleted in one batch (deleted with its customer): superseded, so never held.
+    fleeting = ordr(14, customer_id=97)
+    bronze.append("orders", [upsert(280, fleeting, ORDER_KEY, op="c"), delete(281, fleeting, ORDER_KEY)])
+    [passed] = processor.apply("orders")
+    assert (passed.held, passed.deletes) == (0, 1)
+    assert read(spark, root, "_held") == []
     assert sorted(silver_rows(spark, root, "orders")) == [10, 11]
 
     # An unchanged TOASTed column keeps its value; a new source column appears in silver.

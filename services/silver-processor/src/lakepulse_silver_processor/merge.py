@@ -72,14 +72,12 @@ def newest_markers(changes: DataFrame, tombstones: DataFrame | None) -> DataFram
     return markers.groupBy("_pk").agg(newest).select("_pk", "_m._source_lsn", "_m._source_seq")
 
 
-def drop_superseded(changes: DataFrame, tombstones: DataFrame | None) -> DataFrame:
-    """Drop changes older than a delete marker of their key or a truncate marker of the table.
+def flag_superseded(changes: DataFrame, tombstones: DataFrame, column: str = "_superseded") -> DataFrame:
+    """Add ``column``: true for a change older than a delete marker of its key or a truncate marker.
 
     ``tombstones`` are this table's markers (``_pk``, ``_source_lsn``, ``_source_seq``), at most one
     per key (as stored, or from :func:`newest_markers`).
     """
-    if tombstones is None:
-        return changes
     keyed = tombstones.where(F.col("_pk") != TRUNCATE_KEY).select(
         "_pk", F.col("_source_lsn").alias("_t_lsn"), F.col("_source_seq").alias("_t_seq")
     )
@@ -91,7 +89,14 @@ def drop_superseded(changes: DataFrame, tombstones: DataFrame | None) -> DataFra
         | ((F.col("_source_lsn") == F.col("_t_lsn")) & (F.col("_source_seq") > F.col("_t_seq")))
     )
     after_truncate = F.col("_trunc_lsn").isNull() | (F.col("_source_lsn") > F.col("_trunc_lsn"))
-    return joined.where(not_older & after_truncate).drop("_t_lsn", "_t_seq", "_trunc_lsn")
+    return joined.withColumn(column, ~(not_older & after_truncate)).drop("_t_lsn", "_t_seq", "_trunc_lsn")
+
+
+def drop_superseded(changes: DataFrame, tombstones: DataFrame | None) -> DataFrame:
+    """Drop changes older than a delete marker of their key or a truncate marker of the table."""
+    if tombstones is None:
+        return changes
+    return flag_superseded(changes, tombstones).where(~F.col("_superseded")).drop("_superseded")
 
 
 def drop_before(changes: DataFrame, lsn: int) -> DataFrame:

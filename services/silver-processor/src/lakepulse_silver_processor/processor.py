@@ -115,18 +115,16 @@ class SilverProcessor:
             self.tables.record_arrivals(table, decoded, end)
         held_stored = self.tables.held_of(table)
         tombstones = self.tables.tombstones_of(table)
+        # The newest delete per key (stored markers, or a delete in this batch): a change older than
+        # it is superseded and never waits for a parent that was deleted with it.
+        markers = merge.newest_markers(decoded, tombstones)
         batch = decoded
         if held_stored is not None:
-            # A held change whose key was deleted later (stored markers, or a delete in this batch) is
-            # superseded: it leaves _held (counted as released) instead of waiting forever for a
-            # parent that was deleted with it.
+            # A held change whose key was deleted later leaves _held (counted as released).
             batch = batch.unionByName(
-                merge.drop_superseded(
-                    quarantine.decode_held(held_stored, decoded.schema),
-                    merge.newest_markers(decoded, tombstones),
-                )
+                merge.drop_superseded(quarantine.decode_held(held_stored, decoded.schema), markers)
             )
-        evaluated = self._evaluate(batch, schema).localCheckpoint()
+        evaluated = self._evaluate(batch, schema, markers).localCheckpoint()
         profile = evaluated.agg(
             F.count("*").alias("rows"),
             F.sum(F.when(F.size("_toast") > 0, 1).otherwise(0)).alias("toast"),
@@ -260,8 +258,8 @@ class SilverProcessor:
 
     # --- helpers -----------------------------------------------------------------------------------
 
-    def _evaluate(self, batch: DataFrame, schema: TableSchema) -> DataFrame:
-        evaluated = self._hold_missing_parents(batch, schema)
+    def _evaluate(self, batch: DataFrame, schema: TableSchema, markers: DataFrame) -> DataFrame:
+        evaluated = self._hold_missing_parents(batch, schema, markers)
         if not self.settings.align_transactions:
             return evaluated
         ends, arrivals = self.tables.transaction_state()
@@ -274,7 +272,10 @@ class SilverProcessor:
             return []
         return self.tables.tables_with_releasable_transactions()
 
-    def _hold_missing_parents(self, batch: DataFrame, schema: TableSchema) -> DataFrame:
+    def _hold_missing_parents(self, batch: DataFrame, schema: TableSchema, markers: DataFrame) -> DataFrame:
+        """Mark ``_held_rule`` on upserts whose parent row is missing, unless a newer delete of the key
+        supersedes them: an order's lines updated and then deleted with the order would otherwise be
+        held (the order is gone) only to be released as superseded by the next batch."""
         evaluated = evaluate(cleanse(batch, schema), schema, EXPECTATIONS.get(schema.name, ()))
         rules = PARENTS.get(schema.name, ())
         if not rules or not self.settings.hold_missing_parents:
@@ -291,9 +292,14 @@ class SilverProcessor:
                 .select(F.col(rule.parent_column).alias("_parent_key"))
                 .join(F.broadcast(wanted), "_parent_key", "left_semi")
             )
-        return mark_missing_parents(
+        marked = mark_missing_parents(
             evaluated, rules, parent_keys, hold_snapshot_rows=self.settings.hold_snapshot_rows
         )
+        flagged = merge.flag_superseded(marked, markers)
+        not_held = F.col("_superseded") | F.col("_held_rule").isNull()
+        return flagged.withColumn(
+            "_held_rule", F.when(not_held, F.lit(None).cast("string")).otherwise(F.col("_held_rule"))
+        ).drop("_superseded")
 
     @staticmethod
     def _action_of(table: str, rule: str) -> str:
