@@ -217,3 +217,37 @@ def test_an_end_event_alone_releases_a_held_transaction_across_tables(
     assert sorted(silver_rows(spark, root, "orders")) == [60]
     assert sorted(silver_rows(spark, root, "order_lines")) == [600]
     assert aligned.tables_with_releasable_transactions() == []
+
+
+def test_a_child_applied_later_in_the_round_is_not_retried_separately(
+    spark: SparkSession,
+    lake_settings: LakePulseSettings,
+    processor: SilverProcessor,
+    bronze: Bronze,
+    control_consumer: Consumer,
+) -> None:
+    """An order's commit unblocks its held line; order_lines has new data in the same round, so its own
+    batch re-evaluates the held line: one order_lines batch, not a retry and then a batch."""
+    topics = TopicNames.from_settings(lake_settings.kafka)
+    producer = create_producer(lake_settings.kafka, "silver-test")
+    loop = ControlLoop(
+        processor, control_consumer, producer, topics, SilverSettings(poll_timeout_s=0.5), Shutdown()
+    )
+    processor.apply("customers", bronze.append("customers", [upsert(10, cust(1), CUSTOMER_KEY, op="c")]))
+    early = bronze.append("order_lines", [upsert(20, line(700, 70), ORDER_LINE_KEY, op="c")])
+    [held] = processor.apply("order_lines", early)
+    assert held.held == 1
+
+    orders = bronze.append("orders", [upsert(30, ordr(70, customer_id=1), ORDER_KEY, op="c")])
+    lines = bronze.append("order_lines", [upsert(31, line(701, 70), ORDER_LINE_KEY, op="c")])
+    loop.run_table("orders", orders, None, later={"order_lines": lines})
+    loop.run_table("order_lines", lines, None)
+    loop._flush()
+
+    assert sorted(silver_rows(spark, lake_settings.lake_root, "order_lines")) == [700, 701]
+    line_batches = [
+        (e.details["bronze_version_from"], e.details["bronze_version_to"], e.details["released"])
+        for e in _events(lake_settings, topics.control)
+        if e.layer is Layer.SILVER and e.kind is EventKind.COMMIT and e.table == "order_lines"
+    ]
+    assert line_batches == [(lines, lines, 1)]

@@ -10,7 +10,7 @@ committed to Delta; on shutdown mid-batch they are not committed and the events 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
@@ -217,11 +217,18 @@ class ControlLoop:
             if event.delta_version > targets.get(event.table, -1):
                 targets[event.table] = event.delta_version
                 traces[event.table] = event.trace
-        for table in sorted(targets, key=_TABLE_ORDER.__getitem__):
+        ordered = sorted(targets, key=_TABLE_ORDER.__getitem__)
+        for i, table in enumerate(ordered):
             if self.shutdown.requested:
                 log.info("shutdown: leaving control offsets uncommitted, events will come again")
                 return len(messages)
-            self.run_table(table, targets[table], traces[table], links=triggers.get(table, ()))
+            self.run_table(
+                table,
+                targets[table],
+                traces[table],
+                links=triggers.get(table, ()),
+                later={t: targets[t] for t in ordered[i + 1 :]},
+            )
         if transaction_ends:
             self._retry_unblocked(None)
         self._flush()
@@ -236,11 +243,14 @@ class ControlLoop:
         trace: TraceContext | None,
         *,
         links: Sequence[TraceContext] = (),
+        later: Mapping[str, int] | None = None,
     ) -> None:
         """Apply ``table`` up to bronze ``version`` in a ``silver.batch`` span that continues ``trace``.
 
         The span is a child of the triggering bronze commit's span and links to every other bronze
         event folded into it; the silver commit events carry the span's own context onwards.
+        ``later`` are the tables (and bronze versions) this round applies next: a table with new data
+        there re-evaluates its held changes in that batch, so it is not retried separately here.
         """
         if version is not None and version <= self.processor.applied_version(table):
             self.processor.metrics.duplicate_events.inc()
@@ -251,9 +261,10 @@ class ControlLoop:
             self._announce(batches, current_trace_context())
             self._announce_pause(table)
             if batches:
-                self._retry_unblocked(table)
+                ahead = [t for t, v in (later or {}).items() if v > self.processor.applied_version(t)]
+                self._retry_unblocked(table, skip=ahead)
 
-    def _retry_unblocked(self, committed: str | None) -> None:
+    def _retry_unblocked(self, committed: str | None, skip: Iterable[str] = ()) -> None:
         """Re-evaluate held changes a commit may have unblocked, and follow what those release.
 
         Waiting are children missing a parent and, with transaction alignment, changes whose
@@ -262,7 +273,7 @@ class ControlLoop:
         retried at most once per triggering commit.
         """
         queue: list[str | None] = [committed]
-        retried: set[str] = set()
+        retried: set[str] = set(skip)
         while queue:
             source = queue.pop(0)
             children = children_of(source) if source is not None else []

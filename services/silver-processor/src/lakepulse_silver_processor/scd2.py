@@ -68,26 +68,49 @@ def truncate_versions(stored: DataFrame, lsn: int, ts_ms: int) -> DataFrame:
     )
 
 
+LINK_COLUMNS = ("_pk", "_op", "_source_lsn", "_source_seq", "valid_from", "valid_to", "is_current")
+
+
 def relink(stored: DataFrame, new_versions: DataFrame) -> DataFrame:
-    """Stored versions of the touched keys plus the new ones, deduplicated and re-linked."""
+    """The new versions, and the stored versions of the touched keys whose links change, re-linked.
+
+    Stored versions are read by their link columns only (history rows are wide: a stock item's
+    descriptions and JSON), come back with ``_stored`` true and null business columns, and are kept
+    only when their ``valid_to`` or ``is_current`` changes — in order, that is the key's previous
+    current version; a late change also re-links the version it lands after. A new version equal to
+    a stored one (a replayed batch) stays a new version; the MERGE matches and leaves it.
+    """
     touched = new_versions.select("_pk").distinct()
-    columns = new_versions.columns
-    previous = stored.join(touched, "_pk", "left_semi").select(*columns)
-    combined = new_versions.withColumn("_new", F.lit(1)).unionByName(previous.withColumn("_new", F.lit(0)))
-    position = ["_pk", "_source_lsn", "_source_seq"]
-    dedupe = Window.partitionBy(*position).orderBy(F.col("_new").asc())
-    unique = (
-        combined.withColumn("_rank", F.row_number().over(dedupe)).where("_rank = 1").drop("_rank", "_new")
+    previous = stored.join(touched, "_pk", "left_semi").select(
+        *LINK_COLUMNS,
+        F.lit(True).alias("_stored"),
+        F.col("valid_to").alias("_stored_valid_to"),
+        F.col("is_current").alias("_stored_is_current"),
     )
+    fresh = new_versions.withColumns(
+        {
+            "_stored": F.lit(False),
+            "_stored_valid_to": F.lit(None).cast("timestamp"),
+            "_stored_is_current": F.lit(None).cast("boolean"),
+        }
+    )
+    combined = fresh.unionByName(previous, allowMissingColumns=True)
+    position = ["_pk", "_source_lsn", "_source_seq"]
+    dedupe = Window.partitionBy(*position).orderBy(F.col("_stored").asc())
+    unique = combined.withColumn("_rank", F.row_number().over(dedupe)).where("_rank = 1").drop("_rank")
     order = Window.partitionBy("_pk").orderBy("_source_lsn", "_source_seq")
     following = F.lead("valid_from").over(order)
-    return unique.withColumns(
+    linked = unique.withColumns(
         {"valid_to": following, "is_current": following.isNull() & (F.col("_op") != "d")}
     )
+    relinked = ~F.col("_stored_valid_to").eqNullSafe(F.col("valid_to")) | ~F.col(
+        "_stored_is_current"
+    ).eqNullSafe(F.col("is_current"))
+    return linked.where(~F.col("_stored") | relinked).drop("_stored_valid_to", "_stored_is_current")
 
 
-def merge_history(spark: SparkSession, uri: str, linked: DataFrame) -> None:
-    """Insert new versions, update the links of stored ones whose successor changed."""
+def merge_history(spark: SparkSession, uri: str, linked: DataFrame, columns: Sequence[str]) -> None:
+    """Insert new versions (``columns``: the history table's), update the links of stored ones."""
     from delta.tables import DeltaTable
 
     target = DeltaTable.forPath(spark, for_spark(uri))
@@ -97,6 +120,6 @@ def merge_history(spark: SparkSession, uri: str, linked: DataFrame) -> None:
         target.alias("t")
         .merge(linked.alias("s"), on)
         .whenMatchedUpdate(condition=changed, set={"valid_to": "s.valid_to", "is_current": "s.is_current"})
-        .whenNotMatchedInsertAll()
+        .whenNotMatchedInsert(condition="NOT s._stored", values={f"`{c}`": f"s.`{c}`" for c in columns})
         .execute()
     )

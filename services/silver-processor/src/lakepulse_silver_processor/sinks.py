@@ -159,14 +159,16 @@ class SilverTables:
                 if f.name not in merge.SILVER_META
             ]
         )
-        self.ensure(uri, scd2.history_schema(business))
-        stored = lake.read(self.spark, uri).select(*scd2.history_schema(business).fieldNames())
+        history = scd2.history_schema(business)
+        self.ensure(uri, history)
+        stored = lake.read(self.spark, uri).select(*history.fieldNames())
         new_versions = scd2.versions(accepted, columns)
         for truncate in truncates:
             new_versions = new_versions.unionByName(
                 scd2.truncate_versions(stored, truncate.lsn, truncate.ts_ms)
             )
-        scd2.merge_history(self.spark, uri, scd2.relink(stored, new_versions))
+        linked = scd2.relink(stored, new_versions)
+        scd2.merge_history(self.spark, uri, linked, history.fieldNames())
 
     def write_quality(self, stats: BatchStats, *, new_data: bool) -> None:
         uri = self.uri(QUALITY_TABLE)
