@@ -3,12 +3,14 @@
 import os
 import shutil
 import signal
+import sys
 
 import psutil
 import pytest
 
 from lakepulse_cli.stack import Stack
 from lakepulse_cli.stack import postgres as pg
+from lakepulse_cli.stack.supervisor import Program
 from lakepulse_common.kafka import TopicSpec, create_admin, create_consumer, create_producer, ensure_topics
 from lakepulse_common.settings import LakePulseSettings
 from tests.conftest import REPO_ROOT, SHARED_JARS
@@ -74,6 +76,13 @@ def test_up_twice_recover_after_kill_and_down_leaves_nothing(throwaway_stack):
         assert message.value() == b"kept"
     finally:
         consumer.close()
+
+    # A service supervised by an earlier `up --with-services` shows in the status of a stack object
+    # built without services (`lakepulse status`, the freshness benchmark's check).
+    idle = [sys.executable, "-c", "import signal; signal.pause()"]
+    Stack(settings, [Program(name="control-api", command=idle, start_s=1)]).up()
+    listed = {c.name: c.state for c in Stack(settings).status().components}
+    assert listed.get("control-api") == "RUNNING"
 
     all_pids = [c.pid for c in stack.status().components if c.pid]
     supervisor_pid = stack.supervisor.pid()

@@ -152,22 +152,26 @@ class Stack:
             "kafka": lambda: broker_is_healthy(settings.kafka),
         }
         components = []
-        for program in self.programs():
-            if program.name not in INFRASTRUCTURE and program.name not in processes:
+        # Services supervised by an earlier `up --with-services` count even if this object was built
+        # without them (as `up` keeps them).
+        names = [p.name for p in self.programs()]
+        names += [name for name in SERVICES if name in processes and name not in names]
+        for name in names:
+            if name not in INFRASTRUCTURE and name not in processes:
                 continue  # a service this stack was not started with
-            info = processes.get(program.name, {})
+            info = processes.get(name, {})
             state = str(info.get("statename", "STOPPED"))
             pid = int(info.get("pid") or 0) or None
-            probe = checks.get(program.name)
+            probe = checks.get(name)
             healthy = state == "RUNNING" and (probe() if probe else True)
             components.append(
                 ComponentStatus(
-                    name=program.name,
+                    name=name,
                     state=state,
                     healthy=healthy,
                     pid=pid,
                     rss_bytes=_tree_rss(pid),
-                    log_file=str(settings.logs_dir / f"{program.name}.log"),
+                    log_file=str(settings.logs_dir / f"{name}.log"),
                 )
             )
         return StackStatus(
