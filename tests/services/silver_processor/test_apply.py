@@ -4,6 +4,7 @@ expected source state row for row. Scenarios are chained so the module stays wit
 from __future__ import annotations
 
 import pytest
+from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
 from lakepulse_common.settings import LakePulseSettings
@@ -102,6 +103,14 @@ def test_duplicates_out_of_order_deletes_and_history(
         if r["is_current"]
     }
     assert current == {k: v["customer_name"] for k, v in expected.items()}
+    # History is partitioned by is_current; a batch arriving in order re-links current versions only,
+    # so its MERGE searches the current partition; a late change or a re-insert after a delete
+    # re-links closed versions and searches the whole table.
+    history = DeltaTable.forPath(spark, processor.uri("customers_history"))
+    assert history.detail().first()["partitionColumns"] == ["is_current"]
+    merges = history.history().where("operation = 'MERGE'").orderBy("version").collect()
+    restricted = ["is_current" in m["operationParameters"]["predicate"] for m in merges]
+    assert restricted == [True, False, False]
 
 
 def test_snapshot_children_are_applied_without_waiting_for_their_parents(

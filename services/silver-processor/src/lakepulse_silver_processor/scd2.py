@@ -69,6 +69,10 @@ def truncate_versions(stored: DataFrame, lsn: int, ts_ms: int) -> DataFrame:
 
 
 LINK_COLUMNS = ("_pk", "_op", "_source_lsn", "_source_seq", "valid_from", "valid_to", "is_current")
+# History tables are partitioned by is_current: the versions a batch of new changes re-links are the
+# keys' current ones, so the MERGE reads and rewrites the current partition (about one row per key)
+# instead of the whole, ever-growing history.
+PARTITION_COLUMN = "is_current"
 
 
 def relink(stored: DataFrame, new_versions: DataFrame) -> DataFrame:
@@ -79,6 +83,9 @@ def relink(stored: DataFrame, new_versions: DataFrame) -> DataFrame:
     only when their ``valid_to`` or ``is_current`` changes — in order, that is the key's previous
     current version; a late change also re-links the version it lands after. A new version equal to
     a stored one (a replayed batch) stays a new version; the MERGE matches and leaves it.
+
+    ``_current_only`` is true on a row the MERGE can find in the current partition or not at all:
+    a stored version that is current, or a new version newer than every stored version of its key.
     """
     touched = new_versions.select("_pk").distinct()
     previous = stored.join(touched, "_pk", "left_semi").select(
@@ -95,9 +102,15 @@ def relink(stored: DataFrame, new_versions: DataFrame) -> DataFrame:
         }
     )
     combined = fresh.unionByName(previous, allowMissingColumns=True)
-    position = ["_pk", "_source_lsn", "_source_seq"]
-    dedupe = Window.partitionBy(*position).orderBy(F.col("_stored").asc())
-    unique = combined.withColumn("_rank", F.row_number().over(dedupe)).where("_rank = 1").drop("_rank")
+    position = F.struct("_source_lsn", "_source_seq")
+    newest_stored = F.max(F.when(F.col("_stored"), position)).over(Window.partitionBy("_pk"))
+    dedupe = Window.partitionBy("_pk", "_source_lsn", "_source_seq").orderBy(F.col("_stored").asc())
+    unique = (
+        combined.withColumn("_newest_stored", newest_stored)
+        .withColumn("_rank", F.row_number().over(dedupe))
+        .where("_rank = 1")
+        .drop("_rank")
+    )
     order = Window.partitionBy("_pk").orderBy("_source_lsn", "_source_seq")
     following = F.lead("valid_from").over(order)
     linked = unique.withColumns(
@@ -106,20 +119,40 @@ def relink(stored: DataFrame, new_versions: DataFrame) -> DataFrame:
     relinked = ~F.col("_stored_valid_to").eqNullSafe(F.col("valid_to")) | ~F.col(
         "_stored_is_current"
     ).eqNullSafe(F.col("is_current"))
-    return linked.where(~F.col("_stored") | relinked).drop("_stored_valid_to", "_stored_is_current")
+    appended = F.col("_newest_stored").isNull() | (position > F.col("_newest_stored"))
+    current_only = F.when(F.col("_stored"), F.col("_stored_is_current")).otherwise(appended)
+    return (
+        linked.where(~F.col("_stored") | relinked)
+        .withColumn("_current_only", F.coalesce(current_only, F.lit(False)))
+        .drop("_stored_valid_to", "_stored_is_current", "_newest_stored")
+    )
 
 
 def merge_history(spark: SparkSession, uri: str, linked: DataFrame, columns: Sequence[str]) -> None:
-    """Insert new versions (``columns``: the history table's), update the links of stored ones."""
+    """Insert new versions (``columns``: the history table's), update the links of stored ones.
+
+    When every row of ``linked`` is ``_current_only`` (changes arriving in order), the MERGE is
+    restricted to the current partition; a late or replayed change makes it search the whole table.
+    """
     from delta.tables import DeltaTable
 
+    source = linked.localCheckpoint()
+    flags = source.agg(
+        F.count("*").alias("rows"), F.min(F.col("_current_only").cast("int")).alias("only")
+    ).first()
+    assert flags is not None  # an aggregation without grouping always returns one row
+    if not flags["rows"]:
+        return
     target = DeltaTable.forPath(spark, for_spark(uri))
     on = "t._pk = s._pk AND t._source_lsn = s._source_lsn AND t._source_seq = s._source_seq"
+    if flags["only"] == 1:
+        on += f" AND t.{PARTITION_COLUMN} = true"
     changed = "NOT (t.valid_to <=> s.valid_to) OR NOT (t.is_current <=> s.is_current)"
     (
         target.alias("t")
-        .merge(linked.alias("s"), on)
+        .merge(source.alias("s"), on)
         .whenMatchedUpdate(condition=changed, set={"valid_to": "s.valid_to", "is_current": "s.is_current"})
         .whenNotMatchedInsert(condition="NOT s._stored", values={f"`{c}`": f"s.`{c}`" for c in columns})
         .execute()
     )
+    source.unpersist()

@@ -160,7 +160,7 @@ class SilverTables:
             ]
         )
         history = scd2.history_schema(business)
-        self.ensure(uri, history)
+        self.ensure(uri, history, (scd2.PARTITION_COLUMN,))
         stored = lake.read(self.spark, uri).select(*history.fieldNames())
         new_versions = scd2.versions(accepted, columns)
         for truncate in truncates:
