@@ -76,13 +76,14 @@ def flag_superseded(changes: DataFrame, tombstones: DataFrame, column: str = "_s
     """Add ``column``: true for a change older than a delete marker of its key or a truncate marker.
 
     ``tombstones`` are this table's markers (``_pk``, ``_source_lsn``, ``_source_seq``), at most one
-    per key (as stored, or from :func:`newest_markers`).
+    per key (as stored, or from :func:`newest_markers`), narrowed to the keys at hand: they are
+    broadcast.
     """
     keyed = tombstones.where(F.col("_pk") != TRUNCATE_KEY).select(
         "_pk", F.col("_source_lsn").alias("_t_lsn"), F.col("_source_seq").alias("_t_seq")
     )
     truncated = tombstones.where(F.col("_pk") == TRUNCATE_KEY).agg(F.max("_source_lsn").alias("_trunc_lsn"))
-    joined = changes.join(keyed, "_pk", "left").crossJoin(F.broadcast(truncated))
+    joined = changes.join(F.broadcast(keyed), "_pk", "left").crossJoin(F.broadcast(truncated))
     not_older = (
         F.col("_t_lsn").isNull()
         | (F.col("_source_lsn") > F.col("_t_lsn"))

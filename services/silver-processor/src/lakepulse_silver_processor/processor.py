@@ -114,7 +114,10 @@ class SilverProcessor:
             # Before evaluating: this batch's own changes count towards their transactions.
             self.tables.record_arrivals(table, decoded, end)
         held_stored = self.tables.held_of(table)
-        tombstones = self.tables.tombstones_of(table)
+        keys = decoded.select("_pk")
+        if held_stored is not None:
+            keys = keys.unionByName(held_stored.select("_pk"))
+        tombstones = self.tables.tombstones_for(table, keys)
         # The newest delete per key (stored markers, or a delete in this batch): a change older than
         # it is superseded and never waits for a parent that was deleted with it.
         markers = merge.newest_markers(decoded, tombstones)
@@ -238,8 +241,9 @@ class SilverProcessor:
         self.tables.write_quality(stats, new_data=end > start)
         self.metrics.record(stats, {r.name: r.action.value for r in EXPECTATIONS.get(table, ())})
         self._maybe_optimize(table)
-        for frame in (staged, evaluated, accepted):
-            frame.unpersist()
+        for frame in (staged, evaluated, accepted, tombstones):
+            if frame is not None:
+                frame.unpersist()
         log.info(
             "silver %s@%s: bronze %d..%d, %d in, %d upserts, %d deletes, %d quarantined, %d held,"
             " %d released",

@@ -77,6 +77,19 @@ class SilverTables:
             return None
         return lake.read(self.spark, uri).where(F.col("table") == table)
 
+    def tombstones_for(self, table: str, keys: DataFrame) -> DataFrame | None:
+        """The markers that can matter to a batch: its keys' delete markers and the truncate marker.
+
+        A batch consults markers several times (superseded held changes, holds, the MERGE source), so
+        they are read once, narrowed to the batch's keys and kept; ``keys`` has a ``_pk`` column.
+        """
+        stored = self.tombstones_of(table)
+        if stored is None:
+            return None
+        truncate = self.spark.createDataFrame([(merge.TRUNCATE_KEY,)], "_pk STRING")
+        wanted = keys.select("_pk").distinct().unionByName(truncate)
+        return stored.join(F.broadcast(wanted), "_pk", "left_semi").localCheckpoint()
+
     def current_of(self, uri: str, schema: TableSchema, changes: DataFrame, columns: list[str]) -> DataFrame:
         """Silver rows of the keys whose changes carry TOAST placeholders (new columns as null)."""
         keys = changes.where(F.size("_toast") > 0).select(*schema.primary_key).distinct()
