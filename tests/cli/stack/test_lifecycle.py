@@ -81,8 +81,11 @@ def test_up_twice_recover_after_kill_and_down_leaves_nothing(throwaway_stack):
     # built without services (`lakepulse status`, the freshness benchmark's check).
     idle = [sys.executable, "-c", "import signal; signal.pause()"]
     Stack(settings, [Program(name="control-api", command=idle, start_s=1)]).up()
-    listed = {c.name: c.state for c in Stack(settings).status().components}
-    assert listed.get("control-api") == "RUNNING"
+
+    def listed_state() -> str | None:
+        return {c.name: c.state for c in Stack(settings).status().components}.get("control-api")
+
+    wait_for(lambda: listed_state() == "RUNNING", 30, "the supervised service to show as running")
 
     all_pids = [c.pid for c in stack.status().components if c.pid]
     supervisor_pid = stack.supervisor.pid()
