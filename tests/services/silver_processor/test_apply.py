@@ -193,6 +193,19 @@ def test_late_parent_toast_added_column_and_quarantine(
     [passed] = processor.apply("orders")
     assert (passed.held, passed.deletes) == (0, 1)
     assert read(spark, root, "_held") == []
+    # Held, then overtaken by a later update naming a customer that exists: the update is applied and
+    # the held change, which can never win the MERGE, leaves _held at the next batch.
+    stale, fresh = ordr(15, customer_id=96), ordr(15, customer_id=1)
+    bronze.append("orders", [upsert(290, stale, ORDER_KEY, op="c")])
+    assert [b.held for b in processor.apply("orders")] == [1]
+    bronze.append("orders", [upsert(295, fresh, ORDER_KEY)])
+    processor.apply("orders")
+    assert silver_rows(spark, root, "orders")[15] == expected_row("orders", fresh)
+    [cleared] = processor.apply("orders", processor.applied_version("orders"), retry_held=True)
+    assert (cleared.released, cleared.held) == (1, 0)
+    assert read(spark, root, "_held") == []
+    bronze.append("orders", [delete(296, fresh, ORDER_KEY)])
+    processor.apply("orders")
     assert sorted(silver_rows(spark, root, "orders")) == [10, 11]
 
     # An unchanged TOASTed column keeps its value; a new source column appears in silver.

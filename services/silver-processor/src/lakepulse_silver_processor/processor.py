@@ -123,9 +123,15 @@ class SilverProcessor:
         markers = merge.newest_markers(decoded, tombstones)
         batch = decoded
         if held_stored is not None:
-            # A held change whose key was deleted later leaves _held (counted as released).
+            # A held change whose key was deleted later, or whose key's silver row is newer (a later
+            # update was applied), leaves _held (counted as released): it could never win the MERGE.
+            newer = markers
+            if silver_schema is not None:
+                newer = merge.newest_markers(
+                    decoded, markers.unionByName(self.tables.positions_of(silver_uri, schema, held_stored))
+                )
             batch = batch.unionByName(
-                merge.drop_superseded(quarantine.decode_held(held_stored, decoded.schema), markers)
+                merge.drop_superseded(quarantine.decode_held(held_stored, decoded.schema), newer)
             )
         evaluated = self._evaluate(batch, schema, markers).localCheckpoint()
         profile = evaluated.agg(

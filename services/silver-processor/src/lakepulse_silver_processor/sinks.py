@@ -90,6 +90,14 @@ class SilverTables:
         wanted = keys.select("_pk").distinct().unionByName(truncate)
         return stored.join(F.broadcast(wanted), "_pk", "left_semi").localCheckpoint()
 
+    def positions_of(self, uri: str, schema: TableSchema, keys: DataFrame) -> DataFrame:
+        """The source position of the silver rows of ``keys`` (a ``_pk`` column), as ``_pk`` rows."""
+        wanted = keys.select("_pk").distinct()
+        rows = lake.read(self.spark, uri).select(
+            pk_json(schema.primary_key).alias("_pk"), "_source_lsn", "_source_seq"
+        )
+        return rows.join(F.broadcast(wanted), "_pk", "left_semi")
+
     def current_of(self, uri: str, schema: TableSchema, changes: DataFrame, columns: list[str]) -> DataFrame:
         """Silver rows of the keys whose changes carry TOAST placeholders (new columns as null)."""
         keys = changes.where(F.size("_toast") > 0).select(*schema.primary_key).distinct()
