@@ -25,12 +25,12 @@ from typing import Any
 
 import psycopg2
 import pyarrow.dataset
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
 from lakepulse_cli.pipeline import ControlWatcher
-from lakepulse_common.kafka import create_consumer
+from lakepulse_common.kafka import create_consumer, watermarks
 from lakepulse_common.progress import (
     GOLD_BUILD_STATE_TABLE,
     LAYOUT_ONLY_OPERATIONS,
@@ -160,10 +160,7 @@ class Drain:
             for name, topic in metadata.topics.items():
                 if not name.startswith(self._topics.cdc_prefix):
                     continue
-                for partition in topic.partitions:
-                    _, high = consumer.get_watermark_offsets(
-                        TopicPartition(name, partition), timeout=10, cached=False
-                    )
+                for partition, (_, high) in watermarks(consumer, name, topic.partitions).items():
                     if high > 0:
                         marks[(name, partition)] = high
             return marks

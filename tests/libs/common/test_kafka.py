@@ -1,7 +1,7 @@
 """A produce/consume round trip through the real broker, and idempotent topic administration."""
 
 import pytest
-from confluent_kafka import TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import ConfigResource
 
 from lakepulse_common.kafka import (
@@ -11,7 +11,9 @@ from lakepulse_common.kafka import (
     create_producer,
     ensure_topics,
     platform_topics,
+    watermarks,
 )
+from lakepulse_common.kafka import _is_transient as is_transient
 from tests.support import random_name
 
 pytestmark = pytest.mark.integration
@@ -73,3 +75,31 @@ def test_platform_topics_exist_with_seven_day_retention(settings):
     for spec in specs:
         assert spec.name in metadata.topics
         assert spec.retention_ms == 7 * 24 * 3600 * 1000
+
+
+def test_watermarks_of_a_topic_created_a_moment_ago_wait_for_its_leader(settings):
+    """Created without waiting for metadata: the first answers may be 'not leader' or 'unknown'."""
+    topic = f"{settings.kafka.topic_prefix}.{random_name('fresh')}"
+    admin = create_admin(settings.kafka)
+    for future in admin.create_topics(
+        [TopicSpec(topic, 3, settings.kafka.retention_ms).to_new_topic()]
+    ).values():
+        future.result()
+    producer = create_producer(settings.kafka, "test-producer")
+    for i in range(10):
+        producer.produce(topic, value=b"x", partition=i % 3)
+    assert producer.flush(30) == 0
+    consumer = create_consumer(settings.kafka, "test-watermarks", random_name("g"))
+    try:
+        marks = watermarks(consumer, topic, range(3))
+    finally:
+        consumer.close()
+    assert marks == {0: (0, 4), 1: (0, 3), 2: (0, 3)}
+
+
+@pytest.mark.unit
+def test_only_leadership_and_retriable_errors_are_retried():
+    assert is_transient(KafkaException(KafkaError(KafkaError.NOT_LEADER_FOR_PARTITION)))
+    assert is_transient(KafkaException(KafkaError(KafkaError.LEADER_NOT_AVAILABLE)))
+    assert not is_transient(KafkaException(KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED)))
+    assert not is_transient(ValueError("not kafka"))

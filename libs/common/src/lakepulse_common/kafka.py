@@ -11,9 +11,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
-from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_random_exponential
+from tenacity import (
+    retry,
+    retry_if_exception,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_random_exponential,
+)
 
 from lakepulse_common.errors import KafkaAdminError
 from lakepulse_common.settings import KafkaSettings
@@ -184,3 +190,45 @@ def broker_is_healthy(kafka: KafkaSettings, timeout_s: float = 2.0) -> bool:
     except KafkaException:
         return False
     return bool(metadata.brokers)
+
+
+_LEADERSHIP_ERRORS = frozenset(
+    {
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError._TIMED_OUT,
+    }
+)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """A partition that just got created or changed leader answers with these for a moment."""
+    if not isinstance(exc, KafkaException) or not exc.args or not isinstance(exc.args[0], KafkaError):
+        return False
+    error: KafkaError = exc.args[0]
+    return bool(error.retriable()) or error.code() in _LEADERSHIP_ERRORS
+
+
+def watermarks(
+    consumer: Consumer, topic: str, partitions: Iterable[int], timeout_s: float = 10.0, within_s: float = 60.0
+) -> dict[int, tuple[int, int]]:
+    """Each partition's ``(low, high)`` offsets read from the broker (never cached).
+
+    A topic the emitter created a moment ago may not have a leader yet; such answers are retried for
+    ``within_s`` seconds instead of failing whoever asked.
+    """
+
+    @retry(
+        retry=retry_if_exception(_is_transient),
+        wait=wait_random_exponential(multiplier=0.1, max=2.0),
+        stop=stop_after_delay(within_s),
+        reraise=True,
+    )
+    def _read(partition: int) -> tuple[int, int]:
+        low, high = consumer.get_watermark_offsets(
+            TopicPartition(topic, partition), timeout=timeout_s, cached=False
+        )
+        return int(low), int(high)
+
+    return {partition: _read(partition) for partition in partitions}

@@ -53,7 +53,7 @@ from lakepulse_bronze_writer.quarantine import quarantine_frame
 from lakepulse_bronze_writer.stats import BatchStats, aggregate
 from lakepulse_bronze_writer.stream import consumer_tuning, kafka_source_options
 from lakepulse_common.commands import CommandRejectedError
-from lakepulse_common.kafka import create_consumer
+from lakepulse_common.kafka import create_consumer, watermarks
 from lakepulse_common.storage import table_uri
 from lakepulse_common.telemetry import inject_trace_headers
 from lakepulse_common.topics import TopicNames
@@ -157,10 +157,7 @@ class ReplayResult:
 def requested_ranges(consumer: Consumer, request: ReplayRequest, timeout_s: float = 10.0) -> OffsetRanges:
     """Per partition ``[start, end)`` offsets, inside the retained range; timestamps resolved by Kafka."""
     ranges: OffsetRanges = {}
-    bounds = {
-        p: consumer.get_watermark_offsets(TopicPartition(request.topic, p), timeout=timeout_s)
-        for p in request.partitions
-    }
+    bounds = watermarks(consumer, request.topic, request.partitions, timeout_s)
     if request.start_timestamp_ms is not None and request.end_timestamp_ms is not None:
         starts = _offsets_at(consumer, request, request.start_timestamp_ms, bounds, timeout_s)
         ends = _offsets_at(consumer, request, request.end_timestamp_ms, bounds, timeout_s)
