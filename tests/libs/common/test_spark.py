@@ -17,6 +17,27 @@ def test_session_has_delta_and_small_machine_defaults(spark):
     assert not conf.contains("spark.jars.packages")
 
 
+def test_column_calls_make_no_debugging_round_trips(spark, monkeypatch):
+    """With PySpark's DataFrame debugging on, `F.col` costs 13 gateway calls instead of 3."""
+    from pyspark.sql import functions as F
+
+    F.col("warm_up")
+    client = spark.sparkContext._gateway._gateway_client
+    sent: list[str] = []
+    original = client.send_command
+
+    def counting(command, *args, **kwargs):
+        sent.append(command)
+        return original(command, *args, **kwargs)
+
+    monkeypatch.setattr(client, "send_command", counting)
+    for i in range(10):
+        F.col(f"c{i}")
+    monkeypatch.undo()
+    assert spark.conf.get("spark.python.sql.dataFrameDebugging.enabled") == "false"
+    assert len(sent) <= 30, f"{len(sent)} gateway calls for 10 columns"
+
+
 def test_kafka_source_to_delta_with_time_travel(spark, lake_settings):
     topic = f"{lake_settings.kafka.topic_prefix}.spark"
     ensure_topics(create_admin(lake_settings.kafka), [TopicSpec(topic, 2, lake_settings.kafka.retention_ms)])

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lakepulse_common.spark import delta_table_exists
+from lakepulse_common.spark import delta_table_exists, java_class
 from lakepulse_common.storage import for_spark
 
 if TYPE_CHECKING:
@@ -30,22 +30,20 @@ class CommitInfo:
     timestamp_ms: int | None = None
 
 
-def _jvm(spark: SparkSession) -> Any:
-    jvm = spark.sparkContext._jvm
-    assert jvm is not None
-    return jvm
+def _no_option(spark: SparkSession) -> Any:
+    return java_class(spark, "scala.Option").empty()
 
 
 def delta_log(spark: SparkSession, uri: str) -> Any:
     """The JVM ``DeltaLog`` of a table (cached by Delta per path)."""
-    jvm = _jvm(spark)
-    return jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, for_spark(uri))
+    return java_class(spark, "org.apache.spark.sql.delta.DeltaLog").forTable(
+        spark._jsparkSession, for_spark(uri)
+    )
 
 
 def snapshot(spark: SparkSession, uri: str) -> Any:
     """The table's newest snapshot: reads only the commit files written since the cached one."""
-    jvm = _jvm(spark)
-    return delta_log(spark, uri).update(False, jvm.scala.Option.empty(), jvm.scala.Option.empty())
+    return delta_log(spark, uri).update(False, _no_option(spark), _no_option(spark))
 
 
 def latest_version(spark: SparkSession, uri: str) -> int:
@@ -59,8 +57,8 @@ def _scala_option(value: Any) -> Any:
     return value.get() if value.isDefined() else None
 
 
-def _string_map(jvm: Any, scala_map: Any) -> dict[str, str]:
-    java_map = jvm.scala.jdk.javaapi.CollectionConverters.asJava(scala_map)
+def _string_map(spark: SparkSession, scala_map: Any) -> dict[str, str]:
+    java_map = java_class(spark, "scala.jdk.javaapi.CollectionConverters").asJava(scala_map)
     return {str(k): str(v) for k, v in java_map.items()}
 
 
@@ -74,12 +72,11 @@ def commit_infos(
     """
     if not delta_table_exists(spark, uri):
         return
-    jvm = _jvm(spark)
     newest = int(snapshot(spark, uri).version())
     last = newest if end is None else min(end, newest)
     if last < max(start, 0):
         return
-    changes = delta_log(spark, uri).getChanges(max(start, 0), last, jvm.scala.Option.empty(), fail_on_gaps)
+    changes = delta_log(spark, uri).getChanges(max(start, 0), last, _no_option(spark), fail_on_gaps)
     while changes.hasNext():
         entry = changes.next()
         version, actions = int(entry._1()), entry._2()
@@ -92,7 +89,7 @@ def commit_infos(
                 version=version,
                 operation=str(action.operation()),
                 user_metadata=_scala_option(action.userMetadata()),
-                operation_metrics=_string_map(jvm, metrics) if metrics is not None else {},
+                operation_metrics=_string_map(spark, metrics) if metrics is not None else {},
                 timestamp_ms=int(action.timestamp().getTime()) if action.timestamp() is not None else None,
             )
             break

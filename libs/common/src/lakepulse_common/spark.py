@@ -11,7 +11,7 @@ import gc
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lakepulse_common.errors import ConfigurationError
 from lakepulse_common.settings import LakePulseSettings
@@ -73,6 +73,11 @@ def spark_conf(settings: LakePulseSettings, app_name: str) -> dict[str, str]:
         "spark.databricks.delta.autoCompact.enabled": "false",
         # Delta's default of 50 snapshot partitions dominates small commits on a 2-core machine.
         "spark.databricks.delta.snapshotPartitions": "2",
+        # PySpark's DataFrame debugging wraps every Column/DataFrame call in extra py4j round trips
+        # (13 instead of 3 for `F.col`), one of which looks a class up through the gateway's star
+        # imports: a class-path miss, a scan of ~300 jars, per import. It only adds the Python call
+        # site to error messages; measured in docs/silver-processor.md ("Python-side cost").
+        "spark.python.sql.dataFrameDebugging.enabled": "false",
         # INT96 timestamps (Spark's default) break delta-rs/DuckDB readers outside 1677–2262.
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
         "spark.sql.warehouse.dir": str(settings.state_dir / "spark-warehouse"),
@@ -93,6 +98,20 @@ def spark_conf(settings: LakePulseSettings, app_name: str) -> dict[str, str]:
     return conf | spark.extra_conf
 
 
+def java_class(spark: SparkSession, fqn: str) -> Any:
+    """The JVM class ``fqn``, looked up directly.
+
+    ``spark._jvm.org.apache…`` walks the name one package at a time, and py4j tries each step as a
+    class first, through every star import of the gateway: a class-path miss (a scan of every jar)
+    per try. A class named in full is found in one step.
+    """
+    from py4j.java_gateway import JavaClass
+
+    gateway = spark.sparkContext._gateway
+    assert gateway is not None
+    return JavaClass(fqn, gateway._gateway_client)
+
+
 def build_spark_session(settings: LakePulseSettings, app_name: str) -> SparkSession:
     """Get or create the process's SparkSession. Call once per process and keep it."""
     from pyspark.sql import SparkSession
@@ -109,10 +128,9 @@ def build_spark_session(settings: LakePulseSettings, app_name: str) -> SparkSess
     session.sparkContext.setLogLevel("WARN")
     # A broadcast hint on a MERGE source is used by the join that finds touched files and logged as
     # "not supported" by the outer join that rewrites them, once per MERGE: expected, so not a warning.
-    jvm = session.sparkContext._jvm
-    assert jvm is not None
-    jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(
-        "org.apache.spark.sql.catalyst.analysis.HintErrorLogger", jvm.org.apache.logging.log4j.Level.ERROR
+    java_class(session, "org.apache.logging.log4j.core.config.Configurator").setLevel(
+        "org.apache.spark.sql.catalyst.analysis.HintErrorLogger",
+        java_class(session, "org.apache.logging.log4j.Level").ERROR,
     )
     return session
 
@@ -135,11 +153,10 @@ def delta_table_exists(spark: SparkSession | None, uri: str) -> bool:
         return log_path.is_dir() and any(_COMMITTED_LOG_ENTRY.match(e.name) for e in log_path.iterdir())
     if spark is None:
         raise ConfigurationError(f"checking {uri} needs a SparkSession")
-    jvm = spark.sparkContext._jvm
-    assert jvm is not None
-    log_dir = jvm.org.apache.hadoop.fs.Path(for_spark(uri).rstrip("/") + "/_delta_log")
+    hadoop_path = java_class(spark, "org.apache.hadoop.fs.Path")
+    log_dir = hadoop_path(for_spark(uri).rstrip("/") + "/_delta_log")
     fs = log_dir.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    if fs.exists(jvm.org.apache.hadoop.fs.Path(log_dir, f"{0:020d}.json")):
+    if fs.exists(hadoop_path(log_dir, f"{0:020d}.json")):
         return True  # the common case, without listing the log
     if not fs.exists(log_dir):
         return False

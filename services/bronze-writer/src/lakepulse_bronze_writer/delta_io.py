@@ -23,7 +23,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from lakepulse_common import delta_log
 from lakepulse_common.commit_ledger import USER_METADATA_KEY, CommitLedger, lakepulse_metadata
-from lakepulse_common.spark import delta_table_exists
+from lakepulse_common.spark import delta_table_exists, java_class
 from lakepulse_common.storage import for_spark
 
 log = logging.getLogger(__name__)
@@ -48,9 +48,7 @@ def table_exists(spark: SparkSession, uri: str) -> bool:
 
 def list_tables(spark: SparkSession, layer_uri: str) -> list[str]:
     """Names of the Delta tables directly under a layer directory (any Hadoop filesystem)."""
-    jvm = spark.sparkContext._jvm
-    assert jvm is not None
-    root = jvm.org.apache.hadoop.fs.Path(for_spark(layer_uri))
+    root = java_class(spark, "org.apache.hadoop.fs.Path")(for_spark(layer_uri))
     fs = root.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
     if not fs.exists(root):
         return []

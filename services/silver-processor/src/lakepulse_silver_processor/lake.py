@@ -19,7 +19,7 @@ from pyspark.sql import types as T
 
 from lakepulse_common import delta_log
 from lakepulse_common.commit_ledger import USER_METADATA_KEY, CommitLedger
-from lakepulse_common.spark import delta_table_exists
+from lakepulse_common.spark import delta_table_exists, java_class
 from lakepulse_common.storage import for_spark
 
 log = logging.getLogger(__name__)
@@ -27,12 +27,6 @@ log = logging.getLogger(__name__)
 _TXN_APP_ID = "spark.databricks.delta.write.txnAppId"
 _TXN_VERSION = "spark.databricks.delta.write.txnVersion"
 _USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
-
-
-def _jvm(spark: SparkSession) -> Any:
-    jvm = spark.sparkContext._jvm
-    assert jvm is not None
-    return jvm
 
 
 def table_exists(spark: SparkSession, uri: str) -> bool:
@@ -77,11 +71,12 @@ def added_files(spark: SparkSession, uri: str, start_version: int, end_version: 
     """
     if end_version < start_version:
         return []
-    jvm = _jvm(spark)
     table_log = delta_log.delta_log(spark, uri)
     root = table_log.dataPath().toString()
-    file_ops = jvm.org.apache.spark.sql.delta.util.DeltaFileOperations
-    changes = table_log.getChanges(start_version, end_version, jvm.scala.Option.empty(), True)
+    file_ops = java_class(spark, "org.apache.spark.sql.delta.util.DeltaFileOperations")
+    changes = table_log.getChanges(
+        start_version, end_version, java_class(spark, "scala.Option").empty(), True
+    )
     paths: list[str] = []
     while changes.hasNext():
         actions = changes.next()._2()

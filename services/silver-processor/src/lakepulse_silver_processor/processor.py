@@ -180,12 +180,13 @@ class SilverProcessor:
         if truncates:
             accepted = merge.drop_before(accepted, truncates[-1].lsn)
         accepted = merge.drop_superseded(accepted, tombstones)
-        current = (
-            self.tables.current_of(silver_uri, schema, accepted, columns)
-            if profile["toast"] and silver_schema
-            else None
-        )
-        accepted = merge.resolve_toast(accepted, columns, current).localCheckpoint()
+        if profile["toast"]:
+            # Only a batch with TOAST placeholders needs the per-column window that fills them.
+            current = (
+                self.tables.current_of(silver_uri, schema, accepted, columns) if silver_schema else None
+            )
+            accepted = merge.resolve_toast(accepted, columns, current)
+        accepted = accepted.localCheckpoint()
         latest = merge.latest_per_key(accepted)
 
         counts = latest.agg(

@@ -36,6 +36,7 @@ from pyspark.sql import types as T
 
 from lakepulse_common.control_events import Layer
 from lakepulse_common.errors import LakePulseError
+from lakepulse_common.spark import java_class
 from lakepulse_common.storage import for_spark, table_uri
 from lakepulse_silver_processor import lake, quarantine, scd2
 from lakepulse_silver_processor.changes import TRUNCATE_OP, decode_changes, pk_json, stage
@@ -192,9 +193,7 @@ class Reprocessor:
         self._remove_staging()
 
     def _remove_staging(self) -> None:
-        jvm = self.spark.sparkContext._jvm
-        assert jvm is not None
-        path = jvm.org.apache.hadoop.fs.Path(for_spark(self.staging))
+        path = java_class(self.spark, "org.apache.hadoop.fs.Path")(for_spark(self.staging))
         fs = path.getFileSystem(self.spark.sparkContext._jsc.hadoopConfiguration())
         if fs.exists(path):
             fs.delete(path, True)
