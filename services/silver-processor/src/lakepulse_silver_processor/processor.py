@@ -182,9 +182,7 @@ class SilverProcessor:
         accepted = merge.drop_superseded(accepted, tombstones)
         if profile["toast"]:
             # Only a batch with TOAST placeholders needs the per-column window that fills them.
-            current = (
-                self.tables.current_of(silver_uri, schema, accepted, columns) if silver_schema else None
-            )
+            current = self.tables.current_of(silver_uri, schema, accepted, columns) if silver_schema else None
             accepted = merge.resolve_toast(accepted, columns, current)
         accepted = accepted.localCheckpoint()
         latest = merge.latest_per_key(accepted)
