@@ -30,7 +30,8 @@ class CommitInfo:
     timestamp_ms: int | None = None
 
 
-def _no_option(spark: SparkSession) -> Any:
+def no_option(spark: SparkSession) -> Any:
+    """Scala's ``None``, for the JVM calls that take an ``Option``."""
     return java_class(spark, "scala.Option").empty()
 
 
@@ -43,7 +44,7 @@ def delta_log(spark: SparkSession, uri: str) -> Any:
 
 def snapshot(spark: SparkSession, uri: str) -> Any:
     """The table's newest snapshot: reads only the commit files written since the cached one."""
-    return delta_log(spark, uri).update(False, _no_option(spark), _no_option(spark))
+    return delta_log(spark, uri).update(False, no_option(spark), no_option(spark))
 
 
 def latest_version(spark: SparkSession, uri: str) -> int:
@@ -76,7 +77,7 @@ def commit_infos(
     last = newest if end is None else min(end, newest)
     if last < max(start, 0):
         return
-    changes = delta_log(spark, uri).getChanges(max(start, 0), last, _no_option(spark), fail_on_gaps)
+    changes = delta_log(spark, uri).getChanges(max(start, 0), last, no_option(spark), fail_on_gaps)
     while changes.hasNext():
         entry = changes.next()
         version, actions = int(entry._1()), entry._2()

@@ -20,6 +20,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_rand
 
 from lakepulse_common.control_events import ControlEvent, EventKind
 from lakepulse_common.errors import ControlEventError
+from lakepulse_common.kafka import watermarks
 from lakepulse_control_api import metrics
 from lakepulse_control_api.errors import ControlConsumerError
 from lakepulse_control_api.jobs import JobStore
@@ -100,13 +101,8 @@ class ControlConsumer(threading.Thread):
         topic = metadata.topics.get(self._topic)
         if topic is None or topic.error is not None or not topic.partitions:
             raise ControlConsumerError(f"control topic {self._topic} does not exist")
-        ends = {}
-        for partition in sorted(topic.partitions):
-            _low, high = self._consumer.get_watermark_offsets(
-                TopicPartition(self._topic, partition), timeout=self._timeout_s
-            )
-            ends[partition] = high
-        return ends
+        marks = watermarks(self._consumer, self._topic, sorted(topic.partitions), self._timeout_s)
+        return {partition: high for partition, (_low, high) in marks.items()}
 
     def _assign_all(self) -> None:
         ends = self._partition_ends()

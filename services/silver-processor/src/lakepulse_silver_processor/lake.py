@@ -74,9 +74,7 @@ def added_files(spark: SparkSession, uri: str, start_version: int, end_version: 
     table_log = delta_log.delta_log(spark, uri)
     root = table_log.dataPath().toString()
     file_ops = java_class(spark, "org.apache.spark.sql.delta.util.DeltaFileOperations")
-    changes = table_log.getChanges(
-        start_version, end_version, java_class(spark, "scala.Option").empty(), True
-    )
+    changes = table_log.getChanges(start_version, end_version, delta_log.no_option(spark), True)
     paths: list[str] = []
     while changes.hasNext():
         actions = changes.next()._2()
