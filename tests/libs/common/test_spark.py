@@ -3,7 +3,7 @@
 import pytest
 
 from lakepulse_common.kafka import TopicSpec, create_admin, create_producer, ensure_topics
-from lakepulse_common.spark import delta_table_exists
+from lakepulse_common.spark import delta_table_exists, materialize_on_disk, release_materialized
 from lakepulse_common.storage import table_uri
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -36,6 +36,34 @@ def test_column_calls_make_no_debugging_round_trips(spark, monkeypatch):
     monkeypatch.undo()
     assert spark.conf.get("spark.python.sql.dataFrameDebugging.enabled") == "false"
     assert len(sent) <= 30, f"{len(sent)} gateway calls for 10 columns"
+
+
+def _stored_rdds(spark) -> int:
+    return len(spark.sparkContext._jsc.sc().getRDDStorageInfo())
+
+
+def test_a_materialized_frame_is_computed_once_and_released_on_demand(spark):
+    """Later jobs read the stored rows (the source is not recomputed); release drops the blocks."""
+    from pyspark.sql import functions as F
+
+    before = _stored_rdds(spark)
+    computed = spark.sparkContext.accumulator(0)
+
+    def count_rows(rows):
+        for row in rows:
+            computed.add(1)
+            yield row
+
+    numbers = spark.sparkContext.parallelize(range(1000), 2).map(lambda n: (n,))
+    counted = spark.createDataFrame(numbers.mapPartitions(count_rows), "n INT")
+    stored = materialize_on_disk(counted.withColumn("even", F.col("n") % 2 == 0))
+    assert computed.value == 1000
+    assert stored.where("even").count() == 500
+    assert stored.agg(F.sum("n")).first()[0] == sum(range(1000))
+    assert computed.value == 1000, "a job over the materialized frame recomputed its source"
+    assert _stored_rdds(spark) == before + 1
+    release_materialized(stored)
+    assert _stored_rdds(spark) == before
 
 
 def test_kafka_source_to_delta_with_time_travel(spark, lake_settings):

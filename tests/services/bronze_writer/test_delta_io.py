@@ -54,3 +54,38 @@ def test_compaction_merges_small_files_and_leaves_big_ones_alone(spark: SparkSes
             spark.conf.unset(_MIN_FILE_SIZE)
         else:
             spark.conf.set(_MIN_FILE_SIZE, previous)
+
+
+def test_the_creating_append_keeps_statistics_off_the_payload(spark: SparkSession, tmp_path: Path) -> None:
+    """Min/max on row images and raw bytes skip nothing; the position and LSN columns keep theirs."""
+    import json
+
+    from lakepulse_bronze_writer.layout import DATA_LAYOUT, project
+
+    uri = (tmp_path / "orders").as_uri()
+    frame = project(
+        spark.range(3).select(
+            F.lit("c").alias("op"),
+            (F.col("id") + 100).alias("source_lsn"),
+            F.col("id").alias("_offset"),
+            F.lit(False).alias("_is_duplicate"),
+            F.concat(F.lit('{"order_id": '), F.col("id").cast("string"), F.lit("}")).alias("after"),
+            F.lit(b"raw").alias("_raw_value"),
+            F.lit("2026-11-26").cast("date").alias("_ingest_date"),
+        ),
+        DATA_LAYOUT,
+    ).coalesce(1)
+    for version in (0, 1):
+        delta_io.append(frame, uri, app_id="t", txn_version=version, metadata={})
+    properties = spark.sql(f"DESCRIBE DETAIL delta.`{tmp_path / 'orders'}`").first()["properties"]
+    indexed = properties["delta.dataSkippingStatsColumns"].split(",")
+    assert {"op", "source_lsn", "_offset", "_key", "_topic", "_partition"} <= set(indexed)
+    assert not {"before", "after", "message", "_raw_value", "_headers", "_ingest_date"} & set(indexed)
+    log_files = sorted((tmp_path / "orders" / "_delta_log").glob("*.json"))
+    log = [json.loads(line) for f in log_files for line in f.open()]
+    stats = [json.loads(entry["add"]["stats"]) for entry in log if "add" in entry]
+    assert len(stats) == 2
+    for file_stats in stats:
+        assert file_stats["maxValues"]["source_lsn"] == 102
+        assert "after" not in file_stats["maxValues"] and "after" not in file_stats["nullCount"]
+    assert sum(1 for entry in log if "metaData" in entry) == 1  # the second append left the metadata alone

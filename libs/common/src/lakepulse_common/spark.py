@@ -18,7 +18,7 @@ from lakepulse_common.settings import LakePulseSettings
 from lakepulse_common.storage import for_spark, is_local, local_path
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 _VERSIONED_JAR = re.compile(r"^(?P<artifact>.+?)-\d[\w.\-]*\.jar$")
 
@@ -161,6 +161,35 @@ def delta_table_exists(spark: SparkSession | None, uri: str) -> bool:
     if not fs.exists(log_dir):
         return False
     return any(_COMMITTED_LOG_ENTRY.match(status.getPath().getName()) for status in fs.listStatus(log_dir))
+
+
+def materialize_on_disk(df: DataFrame) -> DataFrame:
+    """Compute ``df`` once into rows on local disk; later jobs over the result read those rows.
+
+    For a frame several jobs read (a micro-batch parsed once, appended to several tables). A local
+    checkpoint keeps Spark's binary rows as they are; ``persist`` builds the in-memory columnar cache
+    (column builders, compression), which cost more than the parse itself: 100k parsed Debezium
+    envelopes, parse alone 1.8 s, parse + ``persist(DISK_ONLY)`` 3.7 s, parse + local checkpoint
+    2.0 s. The blocks are not replicated: losing an executor fails the jobs that read them, which the
+    callers treat as any failed batch (retried from its source). Free them with
+    :func:`release_materialized` when done.
+    """
+    from pyspark import StorageLevel
+
+    return df.localCheckpoint(eager=True, storageLevel=StorageLevel.DISK_ONLY)
+
+
+def release_materialized(df: DataFrame) -> None:
+    """Drop the stored blocks of a local checkpoint (or a cached frame) now.
+
+    ``DataFrame.unpersist`` only knows frames of the cache manager: on a local checkpoint it does
+    nothing, and the checkpoint's blocks stay until the JVM's garbage collector reclaims the RDD.
+    """
+    plan = df._jdf.queryExecution().logical()
+    if plan.getClass().getSimpleName() == "LogicalRDD":
+        plan.rdd().unpersist(False)
+    else:
+        df.unpersist()
 
 
 def release_unreachable_jvm_objects() -> int:

@@ -1,6 +1,7 @@
-"""``foreachBatch`` logic: parse once, cache, write each bronze table idempotently, then announce.
+"""``foreachBatch`` logic: parse once, write each bronze table idempotently, then announce.
 
-Per micro-batch: the Kafka rows are parsed and classified in one columnar pass and cached; a tiny
+Per micro-batch: the Kafka rows are parsed and classified in one columnar pass, kept on local disk
+(:func:`~lakepulse_common.spark.materialize_on_disk`) for the jobs that follow; a tiny
 aggregation gives the tables touched and their offset/LSN ranges; duplicates (same key + LSN) are
 flagged; each table gets one Delta append tagged ``app id = lakepulse-bronze:<query id>:<table>``,
 ``version = <batch id>`` (recorded in a :class:`CommitLedger`); the audit row commits alongside;
@@ -45,7 +46,7 @@ from lakepulse_bronze_writer.quarantine import quarantine_frame
 from lakepulse_bronze_writer.stats import BatchStats, TableStats, aggregate
 from lakepulse_common.commit_ledger import CLOCK_MARGIN_MS, CommitLedger
 from lakepulse_common.errors import LakePulseError
-from lakepulse_common.spark import release_unreachable_jvm_objects
+from lakepulse_common.spark import materialize_on_disk, release_materialized, release_unreachable_jvm_objects
 from lakepulse_common.storage import table_uri
 from lakepulse_common.telemetry import context_from_headers, inject_trace_headers
 from lakepulse_common.topics import TopicNames
@@ -123,8 +124,8 @@ class BronzeBatchWriter:
         # topics); each table's append then scanned all of them, dozens of tiny tasks per table per
         # batch. One partition per core keeps the parallelism and drops the per-task overhead.
         records = batch.coalesce(self._spark.sparkContext.defaultParallelism)
-        parsed = parse_kafka_records(records, self._topics).persist(StorageLevel.DISK_ONLY)
-        # The ingestion stamps stay literals (added after the cache, per table): the writer's sort
+        parsed = materialize_on_disk(parse_kafka_records(records, self._topics))
+        # The ingestion stamps stay literals (added after the checkpoint, per table): the writer's sort
         # by the partition column then folds away instead of sorting the whole batch.
         self._stamps = {
             "_ingested_at": F.lit(started_at),
@@ -149,7 +150,7 @@ class BronzeBatchWriter:
                 self._compact_if_due(announced)
                 self._record_metrics(stats, duplicates, finished_at, time.monotonic() - started)
         finally:
-            parsed.unpersist()
+            release_materialized(parsed)
             release_unreachable_jvm_objects()
 
     def _event_links(self, traceparents: list[str]) -> list[Link]:

@@ -27,7 +27,7 @@ class BronzeSettings(BaseModel):
         default=1.0, ge=0, description="processing-time trigger; 0 starts the next batch at once"
     )
     max_offsets_per_trigger: int | None = Field(
-        default=100_000, ge=1, description="cap per micro-batch, so a backlog drains in bounded batches"
+        default=200_000, ge=1, description="cap per micro-batch, so a backlog drains in bounded batches"
     )
     min_partitions: int | None = Field(
         default=None, ge=1, description="Kafka source tasks per batch; default one per topic-partition"

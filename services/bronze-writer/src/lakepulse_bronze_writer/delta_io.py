@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 from pyspark.sql import DataFrame, SparkSession
 
+from lakepulse_bronze_writer.layout import stats_columns
 from lakepulse_common import delta_log
 from lakepulse_common.commit_ledger import USER_METADATA_KEY, CommitLedger, lakepulse_metadata
 from lakepulse_common.spark import delta_table_exists, java_class
@@ -70,6 +71,8 @@ def append(
     """Append partitioned by ingest date; a repeated (app_id, txn_version) is a no-op (returns False).
 
     ``not_before_ms`` (ledger only): no earlier commit can be this write, so a log scan stops there.
+    The append that creates the table sets its statistics columns (``delta.*`` options become table
+    properties on creation only; later appends leave the table's metadata alone).
     """
     writer = (
         df.write.format("delta")
@@ -77,6 +80,7 @@ def append(
         .partitionBy(PARTITION_COLUMN)
         .option("optimizeWrite", "false")
         .option("maxRecordsPerFile", max_records_per_file)
+        .option("delta.dataSkippingStatsColumns", ",".join(stats_columns(df.dtypes, PARTITION_COLUMN)))
     )
     if ledger is None:
         writer = writer.option("txnAppId", app_id).option("txnVersion", txn_version)

@@ -91,6 +91,27 @@ QUARANTINE_LAYOUT: dict[str, str] = {
 }
 
 
+# Payload columns: the row images and the raw record. No query filters on them, so Delta's per-file
+# min/max statistics there skip nothing, yet they were computed on every write (they fall inside
+# Delta's default of the first 32 columns). Their values are unique per row, so Parquet's dictionary
+# encoding of them is tried and abandoned in every file as well.
+PAYLOAD_COLUMNS = ("before", "after", "message", "_error_detail", "_headers", "_traceparent", "_raw_value")
+
+
+# Types Delta refuses in an explicit statistics column list (it has no min/max for them).
+_NO_STATS_TYPES = ("boolean", "binary", "array", "map", "struct")
+
+
+def stats_columns(dtypes: list[tuple[str, str]], partition_column: str) -> list[str]:
+    """The columns Delta keeps file statistics on: all but the payload, the partition column and
+    the types Delta has no min/max for. ``dtypes`` as ``DataFrame.dtypes`` gives them."""
+    return [
+        name
+        for name, dtype in dtypes
+        if name not in PAYLOAD_COLUMNS and name != partition_column and not dtype.startswith(_NO_STATS_TYPES)
+    ]
+
+
 def _column(df: DataFrame, name: str, ddl_type: str) -> Column:
     if name in df.columns:
         return F.col(name).cast(ddl_type).alias(name) if name != "_headers" else F.col(name)

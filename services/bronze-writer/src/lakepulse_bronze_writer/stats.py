@@ -1,4 +1,4 @@
-"""Per-batch statistics: one small aggregation over the cached batch, summarised on the driver.
+"""Per-batch statistics: one small aggregation over the parsed batch, summarised on the driver.
 
 The aggregation groups by (route, kind, reason, target table, topic, partition), so its result has a
 handful of rows however large the batch is; everything the writer needs afterwards (which tables to

@@ -20,6 +20,7 @@ from lakepulse_bronze_writer.batch_writer import BronzeBatchWriter
 from lakepulse_bronze_writer.config import BronzeSettings, BronzeWriterSettings
 from lakepulse_bronze_writer.control import Announcer
 from lakepulse_bronze_writer.envelope import debezium_heartbeat_topic
+from lakepulse_bronze_writer.layout import PAYLOAD_COLUMNS
 from lakepulse_bronze_writer.metrics import BronzeMetrics
 from lakepulse_common.settings import KafkaSettings
 from lakepulse_common.topics import TopicNames
@@ -74,6 +75,9 @@ def configure_session(spark: SparkSession, bronze: BronzeSettings) -> None:
     spark.conf.set(
         "spark.databricks.delta.optimize.minFileSize", str(bronze.compact_min_file_size_mb * 1024 * 1024)
     )
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()
+    for column in PAYLOAD_COLUMNS:
+        hadoop.set(f"parquet.enable.dictionary#{column}", "false")
 
 
 def kafka_stream(spark: SparkSession, kafka: KafkaSettings, bronze: BronzeSettings) -> DataFrame:

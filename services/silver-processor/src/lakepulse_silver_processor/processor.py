@@ -19,6 +19,7 @@ from pyspark.sql import types as T
 
 from lakepulse_common.errors import LakePulseError
 from lakepulse_common.progress import silver_app_id
+from lakepulse_common.spark import release_materialized
 from lakepulse_silver_processor import lake, merge, quarantine, transactions
 from lakepulse_silver_processor.changes import (
     cast_error_columns,
@@ -248,7 +249,7 @@ class SilverProcessor:
         self._maybe_optimize(table)
         for frame in (staged, evaluated, accepted, tombstones):
             if frame is not None:
-                frame.unpersist()
+                release_materialized(frame)
         log.info(
             "silver %s@%s: bronze %d..%d, %d in, %d upserts, %d deletes, %d quarantined, %d held,"
             " %d released",

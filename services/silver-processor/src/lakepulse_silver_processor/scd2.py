@@ -17,6 +17,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakepulse_common.spark import release_materialized
 from lakepulse_common.storage import for_spark
 
 HISTORY_META = ("_pk", "_op", "_source_lsn", "_source_seq", "valid_from", "valid_to", "is_current")
@@ -155,4 +156,4 @@ def merge_history(spark: SparkSession, uri: str, linked: DataFrame, columns: Seq
         .whenNotMatchedInsert(condition="NOT s._stored", values={f"`{c}`": f"s.`{c}`" for c in columns})
         .execute()
     )
-    source.unpersist()
+    release_materialized(source)
