@@ -112,7 +112,13 @@ class Stack:
         postgres.ensure_database(settings)
         _wait_until(lambda: broker_is_healthy(settings.kafka), "kafka", timeout_s)
         ensure_topics(create_admin(settings.kafka), platform_topics(settings.kafka))
+        # supervisord's own view must agree too (RUNNING once ``startsecs`` passed), and a probe can miss
+        # once on a loaded machine: return only a status whose infrastructure reads healthy.
+        _wait_until(self._infrastructure_healthy, "stack status", timeout_s)
         return self.status()
+
+    def _infrastructure_healthy(self) -> bool:
+        return all(c.healthy for c in self.status().components if c.name in INFRASTRUCTURE)
 
     def down(self, timeout_s: float = 120.0) -> list[int]:
         """Stop everything; returns pids of stray processes that had to be killed (normally none)."""
@@ -149,7 +155,7 @@ class Stack:
         processes = self.supervisor.processes()
         checks: dict[str, Callable[[], bool]] = {
             "postgres": lambda: postgres.is_healthy(settings),
-            "kafka": lambda: broker_is_healthy(settings.kafka),
+            "kafka": lambda: broker_is_healthy(settings.kafka, timeout_s=5.0),
         }
         components = []
         # Services supervised by an earlier `up --with-services` count even if this object was built
