@@ -29,10 +29,10 @@ class SilverSettings(BaseModel):
         "the control API's previews) cannot read tables that use them",
     )
     target_file_size_bytes: int = Field(
-        default=8 * 1024 * 1024,
+        default=2 * 1024 * 1024,
         ge=1024 * 1024,
         description="OPTIMIZE's file size. Small on purpose: without deletion vectors a MERGE rewrites every"
-        " file it touches whole, so a file is the unit of MERGE cost (8 MiB ≈ 100-250k silver rows)",
+        " file it touches whole, so a file is the unit of MERGE cost (2 MiB ≈ 100k orders-shaped rows)",
     )
     merge_broadcast_max_rows: int = Field(
         default=200_000,
@@ -73,9 +73,9 @@ SPARK_DEFAULTS = {
     # (driver OOM in the benchmark): only explicitly hinted (small) sides are broadcast.
     "spark.sql.autoBroadcastJoinThreshold": "-1",
     # Optimized writes bin a MERGE's output into files of this many MiB (Delta's default: 512). Large
-    # bins put a whole snapshot load into one file that every later MERGE rewrites; 8 matches
+    # bins put a whole snapshot load into one file that every later MERGE rewrites; 2 matches
     # ``target_file_size_bytes``.
-    "spark.databricks.delta.optimizeWrite.binSize": "8",
+    "spark.databricks.delta.optimizeWrite.binSize": "2",
 }
 
 
