@@ -186,7 +186,8 @@ def main() -> None:
     for r in results:
         verdict = "met" if r["meets_target"] else "missed"
         print(
-            f"{r['table_rows']:>9} rows in {r['files_after_optimize']} files: MERGE p50 {r['merge_p50_s']:.2f}s p95 {r['merge_p95_s']:.2f}s"
+            f"{r['table_rows']:>9} rows in {r['files_after_optimize']} files:"
+            f" MERGE p50 {r['merge_p50_s']:.2f}s p95 {r['merge_p95_s']:.2f}s"
             f" max {r['merge_max_s']:.2f}s (target p95 <= {TARGET_P95_S}s: {verdict})"
         )
 
