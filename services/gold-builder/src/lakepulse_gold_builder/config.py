@@ -20,6 +20,10 @@ SERVICE_NAME = "gold-builder"
 SPARK_DEFAULTS: dict[str, str] = {
     "spark.databricks.delta.snapshotPartitions": "2",
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    # An incremental build runs ~90 small Spark jobs over a few hundred rows each; generating and
+    # compiling a class per whole stage costs more than running them interpreted. Measured without it:
+    # incremental builds 0.84-0.89x the time, a 1M-row full rebuild unchanged (docs/gold-builder.md).
+    "spark.sql.codegen.wholeStage": "false",
 }
 
 
