@@ -34,7 +34,6 @@ from typing import Any
 
 import orjson
 from confluent_kafka import Consumer, TopicPartition
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -54,6 +53,7 @@ from lakepulse_bronze_writer.stats import BatchStats, aggregate
 from lakepulse_bronze_writer.stream import consumer_tuning, kafka_source_options
 from lakepulse_common.commands import CommandRejectedError
 from lakepulse_common.kafka import create_consumer, watermarks
+from lakepulse_common.spark import materialize_on_disk, release_materialized
 from lakepulse_common.storage import table_uri
 from lakepulse_common.telemetry import inject_trace_headers
 from lakepulse_common.topics import TopicNames
@@ -311,17 +311,19 @@ class Replayer:
         """Append the step's missing records (adding to ``result``); returns the bronze tables written."""
         started_at = datetime.now(UTC)
         records = read_range(self.spark, self.settings, request.topic, step)
-        parsed = parse_kafka_records(records, self.topics).persist(StorageLevel.MEMORY_AND_DISK)
+        # As the streaming batch does: computed once, kept on local disk, not in the columnar cache.
+        parsed = materialize_on_disk(parse_kafka_records(records, self.topics))
         try:
             result.records_read += parsed.count()
-            missing = missing_rows(self.spark, self.settings.lake_root, parsed, request.topic)
-            missing = missing.persist(StorageLevel.MEMORY_AND_DISK)
+            missing = materialize_on_disk(
+                missing_rows(self.spark, self.settings.lake_root, parsed, request.topic)
+            )
             try:
                 return self._append(job_id, replay_app_id(job_id, step), missing, result, started_at)
             finally:
-                missing.unpersist()
+                release_materialized(missing)
         finally:
-            parsed.unpersist()
+            release_materialized(parsed)
 
     def _append(
         self, job_id: str, app_id: str, missing: DataFrame, result: ReplayResult, started_at: datetime
