@@ -11,7 +11,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from pyspark.sql import SparkSession
 
 from lakepulse_common.announced import AnnouncedState
-from lakepulse_common.control_events import ControlEvent, EventKind, Layer, LsnRange
+from lakepulse_common.control_events import ROUND_ID, ControlEvent, EventKind, Layer, LsnRange
 from lakepulse_common.kafka import (
     create_admin,
     create_consumer,
@@ -251,3 +251,44 @@ def test_a_child_applied_later_in_the_round_is_not_retried_separately(
         if e.layer is Layer.SILVER and e.kind is EventKind.COMMIT and e.table == "order_lines"
     ]
     assert line_batches == [(lines, lines, 1)]
+
+
+def test_one_polls_tables_are_one_round_ended_by_a_round_end_event(
+    spark: SparkSession,
+    lake_settings: LakePulseSettings,
+    processor: SilverProcessor,
+    bronze: Bronze,
+    control_consumer: Consumer,
+) -> None:
+    """Two bronze commits consumed in one poll: both silver commit events carry the same round id, and
+    one round_end event names the tables and versions the round committed (what gold waits for)."""
+    topics = TopicNames.from_settings(lake_settings.kafka)
+    producer = create_producer(lake_settings.kafka, "bronze-test")
+    loop = ControlLoop(
+        processor, control_consumer, producer, topics, SilverSettings(poll_timeout_s=5.0), Shutdown()
+    )
+    control_consumer.subscribe([topics.control])  # a poll gathers for 5 s: both events in the first
+    customers = bronze.append("customers", [upsert(10, cust(1), CUSTOMER_KEY, op="c")])
+    orders = bronze.append("orders", [upsert(20, ordr(80, customer_id=1), ORDER_KEY, op="c")])
+    for event in (_bronze_commit("orders", orders), _bronze_commit("customers", customers)):
+        producer.produce(topics.control, key=event.key, value=event.to_bytes())
+    producer.flush(10)
+    seen: list[int] = []
+
+    def both_consumed() -> bool:
+        seen.append(loop.poll_once())
+        return (
+            processor.applied_version("customers") == customers
+            and processor.applied_version("orders") == orders
+        )
+
+    wait_for(both_consumed, 600, "both bronze events to be applied")
+    assert len([n for n in seen if n]) == 1, "the test needs both events in one poll"
+
+    events = _events(lake_settings, topics.control)
+    commits = {e.table: e for e in events if e.layer is Layer.SILVER and e.kind is EventKind.COMMIT}
+    [end] = [e for e in events if e.kind is EventKind.ROUND_END]
+    assert set(commits) == {"customers", "orders"}
+    assert {e.details[ROUND_ID] for e in commits.values()} == {end.details[ROUND_ID]}
+    assert end.layer is Layer.SILVER
+    assert end.details["commits"] == {t: e.delta_version for t, e in commits.items()}

@@ -35,6 +35,17 @@ class EventKind(StrEnum):
     SCHEMA_CHANGE = "schema_change"  # a source or table schema changed
     TABLE_STATUS = "table_status"  # a table was paused, resumed or failed
     JOB_PROGRESS = "job_progress"  # progress of a control-plane job
+    ROUND_END = "round_end"  # a stage finished one round of commits across tables (see ROUND_ID)
+
+
+ROUND_ID = "round_id"
+"""``details`` key of a round: on each commit event a stage makes while it works through one round of
+upstream events (several tables, one after another), and on the ``round_end`` event it sends after
+the round's last commit (``details.commits`` = table -> newest version committed in the round).
+
+A downstream stage that reads the newest versions of all tables anyway (gold) waits for the round's
+end instead of rebuilding after every table's commit: one build per round, at a point where every
+table of the round is applied."""
 
 
 class _Message(BaseModel):

@@ -33,6 +33,13 @@ class GoldSettings(BaseModel):
     batch_window_s: float = Field(
         default=0.5, ge=0, description="after a first silver event, gather more for this long"
     )
+    round_wait_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="while a silver round with commits in the batch has not ended, keep gathering for at"
+        " most this long after the first event: one build per round, at a point where the round's tables"
+        " are all applied. 0 (default) builds on every silver commit: lower latency (docs/gold-builder.md)",
+    )
     max_events_per_batch: int = Field(default=500, ge=1)
     notify_max_keys: int = Field(
         default=1000, ge=1, description="affected keys listed in one change notification, then truncated"

@@ -1,7 +1,8 @@
 """The service loop: silver commit events in, gold builds out; control-plane commands on the side.
 
 One consumer (group ``gold.consumer_group``) reads ``<prefix>.control`` and ``<prefix>.commands``.
-Silver commit events are gathered for ``gold.batch_window_s`` and answered with ONE incremental
+Silver commit events are gathered for ``gold.batch_window_s`` (and, while a silver round they belong
+to has not ended, up to ``gold.round_wait_s``: see :mod:`rounds`) and answered with ONE incremental
 build that brings gold up to silver's newest versions (however many events asked). Offsets are
 committed only after the build's Delta commits and the notifications are durable; a crash before
 that re-delivers the events, and the re-run finds ``_build_state`` already current (or recomputes
@@ -45,6 +46,7 @@ from lakepulse_gold_builder.errors import SilverNotReadyError, UnsupportedComman
 from lakepulse_gold_builder.incremental import incremental_update, rebuild_dates
 from lakepulse_gold_builder.maintenance import CompactionPolicy, optimize, vacuum
 from lakepulse_gold_builder.notifications import Provenance, Publisher
+from lakepulse_gold_builder.rounds import RoundTracker
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -142,6 +144,7 @@ class GoldService:
         self.reports: list[BuildReport] = []
         # Between builds, the snapshots just committed are warmed for the next build (snapshot_warmer).
         self.warmer = SnapshotWarmer(spark) if settings.gold.warm_snapshots else None
+        self.rounds = RoundTracker()
 
     def subscribe(self) -> None:
         self.consumer.subscribe([self.topics.control, self.topics.commands])
@@ -174,20 +177,33 @@ class GoldService:
         return batch
 
     def _poll_batch(self) -> Batch:
+        """Poll until the batch window after the first message has passed and no silver round with
+        commits in the batch is still open (at most ``round_wait_s`` after the first message)."""
         gold = self.settings.gold
         batch = Batch()
-        deadline: float | None = None
+        window_end: float | None = None
+        wait_end = 0.0
         while batch.messages < gold.max_events_per_batch:
-            timeout = gold.poll_timeout_s if deadline is None else max(0.0, deadline - time.monotonic())
+            now = time.monotonic()
+            if window_end is None:
+                timeout = gold.poll_timeout_s
+            elif now < window_end:
+                timeout = window_end - now
+            elif self.rounds.waiting and now < wait_end:
+                timeout = min(gold.poll_timeout_s, wait_end - now)
+            else:
+                break
             messages = self.consumer.consume(gold.max_events_per_batch - batch.messages, timeout)
             for message in messages:
                 self._accept(message, batch)
-            if batch.messages and deadline is None:
-                deadline = time.monotonic() + gold.batch_window_s
-            if not messages and (deadline is None or time.monotonic() >= deadline):
+            if batch.messages and window_end is None:
+                window_end = time.monotonic() + gold.batch_window_s
+                wait_end = time.monotonic() + gold.round_wait_s
+            if window_end is None and not messages:
                 break
-            if deadline is not None and time.monotonic() >= deadline:
-                break
+        unended = self.rounds.settle()
+        if unended and batch.silver_events:
+            log.warning("building without the end of silver round(s) %s", sorted(unended))
         return batch
 
     def _accept(self, message: Message, batch: Batch) -> None:
@@ -212,9 +228,14 @@ class GoldService:
             metrics.ERRORS.labels("undecodable_message").inc()
             self.quarantine.put(message, str(exc))
             return
-        if event.kind is EventKind.COMMIT and event.layer is Layer.SILVER:
+        if event.layer is not Layer.SILVER:
+            return
+        if event.kind is EventKind.COMMIT:
             metrics.SILVER_EVENTS.labels("accepted").inc()
             batch.silver_events.append(event)
+            self.rounds.commit(event)
+        elif event.kind is EventKind.ROUND_END:
+            self.rounds.end(event)
 
     def _build(self, events: list[ControlEvent]) -> BuildReport:
         """One incremental build in a ``gold.build`` span linked to the silver commits it answers.

@@ -10,6 +10,7 @@ committed to Delta; on shutdown mid-batch they are not committed and the events 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
@@ -19,6 +20,7 @@ from opentelemetry import trace as otel
 from lakepulse_common import delta_log
 from lakepulse_common.announced import AnnouncedState
 from lakepulse_common.control_events import (
+    ROUND_ID,
     ControlEvent,
     EventKind,
     Layer,
@@ -59,7 +61,7 @@ def error_kind(exc: BaseException) -> str:
     return "unexpected"
 
 
-def commit_event(stats: BatchStats, trace: TraceContext | None) -> ControlEvent:
+def commit_event(stats: BatchStats, trace: TraceContext | None, round_id: str | None = None) -> ControlEvent:
     lsn = (
         LsnRange(min=stats.lsn_min, max=stats.lsn_max)
         if stats.lsn_min is not None and stats.lsn_max is not None
@@ -86,7 +88,18 @@ def commit_event(stats: BatchStats, trace: TraceContext | None) -> ControlEvent:
             "held": stats.held,
             "released": stats.released,
             "rule_failures": stats.rule_failures,
+            **({ROUND_ID: round_id} if round_id else {}),
         },
+    )
+
+
+def round_end_event(round_id: str, commits: Mapping[str, int]) -> ControlEvent:
+    """The end of one round: every table the round committed, with its newest silver version."""
+    return ControlEvent(
+        kind=EventKind.ROUND_END,
+        service=SERVICE_NAME,
+        layer=Layer.SILVER,
+        details={ROUND_ID: round_id, "commits": dict(commits)},
     )
 
 
@@ -149,6 +162,9 @@ class ControlLoop:
         # The last silver version announced per table (acknowledged by Kafka), and what is in flight.
         self.announced = announced
         self._in_flight: dict[str, int] = {}
+        # The round in progress (one poll's tables, or the start-up catch-up) and what it committed.
+        self._round_id: str | None = None
+        self._round_commits: dict[str, int] = {}
 
     def run(self) -> None:
         try:
@@ -164,11 +180,12 @@ class ControlLoop:
         """Announce what a crash may have left unannounced, then apply whatever bronze holds beyond
         each table's applied version (missed events, restarts)."""
         self.reannounce()
-        for table in TABLES:
-            if self.shutdown.requested:
-                return
-            if self.processor.bronze_latest(table) >= 0:
-                self.run_table(table, None, None)
+        with self._round():
+            for table in TABLES:
+                if self.shutdown.requested:
+                    break
+                if self.processor.bronze_latest(table) >= 0:
+                    self.run_table(table, None, None)
         self._flush()
 
     def reannounce(self) -> list[tuple[str, int]]:
@@ -218,19 +235,20 @@ class ControlLoop:
                 targets[event.table] = event.delta_version
                 traces[event.table] = event.trace
         ordered = sorted(targets, key=_TABLE_ORDER.__getitem__)
-        for i, table in enumerate(ordered):
-            if self.shutdown.requested:
-                log.info("shutdown: leaving control offsets uncommitted, events will come again")
-                return len(messages)
-            self.run_table(
-                table,
-                targets[table],
-                traces[table],
-                links=triggers.get(table, ()),
-                later={t: targets[t] for t in ordered[i + 1 :]},
-            )
-        if transaction_ends:
-            self._retry_unblocked(None)
+        with self._round():
+            for i, table in enumerate(ordered):
+                if self.shutdown.requested:
+                    log.info("shutdown: leaving control offsets uncommitted, events will come again")
+                    return len(messages)
+                self.run_table(
+                    table,
+                    targets[table],
+                    traces[table],
+                    links=triggers.get(table, ()),
+                    later={t: targets[t] for t in ordered[i + 1 :]},
+                )
+            if transaction_ends:
+                self._retry_unblocked(None)
         self._flush()
         self.consumer.commit(offsets=self._next_offsets(messages), asynchronous=False)
         release_unreachable_jvm_objects()
@@ -319,9 +337,24 @@ class ControlLoop:
         ):
             yield span
 
+    @contextmanager
+    def _round(self) -> Iterator[None]:
+        """One round of table applies; its commit events carry the round's id, and a ``round_end``
+        event follows the last of them (also when shutdown cuts the round short: what was committed
+        is final). Nothing is sent for a round that committed nothing, or that failed."""
+        self._round_id, self._round_commits = uuid.uuid4().hex, {}
+        try:
+            yield
+            if self._round_commits:
+                self._produce(round_end_event(self._round_id, self._round_commits))
+        finally:
+            self._round_id, self._round_commits = None, {}
+
     def _announce(self, batches: Iterable[BatchStats], trace: TraceContext | None) -> None:
         for stats in batches:
-            self._produce(commit_event(stats, trace))
+            self._produce(commit_event(stats, trace, self._round_id))
+            if self._round_id is not None and stats.silver_version is not None:
+                self._round_commits[stats.table] = stats.silver_version
 
     def _announce_pause(self, table: str) -> None:
         problems = self.processor.paused.get(table)
