@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
@@ -63,8 +63,13 @@ def data_schema(spark: SparkSession, uri: str) -> T.StructType:
     return T.StructType([f for f in schema.fields if f.name not in partition])
 
 
-def added_files(spark: SparkSession, uri: str, start_version: int, end_version: int) -> list[str]:
-    """Absolute paths of the data files added by versions ``start..end`` (inclusive).
+class AddedFile(NamedTuple):
+    path: str
+    records: int | None  # from the file's statistics; None when the commit wrote none
+
+
+def added_files(spark: SparkSession, uri: str, start_version: int, end_version: int) -> list[AddedFile]:
+    """The data files added by versions ``start..end`` (inclusive), with absolute paths.
 
     Only ``add`` actions with ``dataChange = true``: files rewritten by OPTIMIZE carry rows that were
     already added once, so a compaction commit contributes nothing.
@@ -75,14 +80,22 @@ def added_files(spark: SparkSession, uri: str, start_version: int, end_version: 
     root = table_log.dataPath().toString()
     file_ops = java_class(spark, "org.apache.spark.sql.delta.util.DeltaFileOperations")
     changes = table_log.getChanges(start_version, end_version, delta_log.no_option(spark), True)
-    paths: list[str] = []
+    added: list[AddedFile] = []
     while changes.hasNext():
         actions = changes.next()._2()
         for i in range(actions.size()):
             action = actions.apply(i)
             if action.getClass().getSimpleName() == "AddFile" and action.dataChange():
-                paths.append(file_ops.absolutePath(root, action.path()).toString())
-    return paths
+                path = file_ops.absolutePath(root, action.path()).toString()
+                added.append(AddedFile(path, _num_records(action.stats())))
+    return added
+
+
+def _num_records(stats: str | None) -> int | None:
+    if not stats:
+        return None
+    value = json.loads(stats).get("numRecords")
+    return int(value) if isinstance(value, int) else None
 
 
 @contextmanager

@@ -19,7 +19,12 @@ from pyspark.sql import types as T
 
 from lakepulse_common.errors import LakePulseError
 from lakepulse_common.progress import silver_app_id
-from lakepulse_common.spark import release_materialized
+from lakepulse_common.spark import (
+    CODEGEN_FACTORY_MODE,
+    interpreted_expressions,
+    release_materialized,
+    session_conf,
+)
 from lakepulse_silver_processor import lake, merge, quarantine, transactions
 from lakepulse_silver_processor.changes import (
     cast_error_columns,
@@ -97,13 +102,24 @@ class SilverProcessor:
     # --- one batch ---------------------------------------------------------------------------------
 
     def _apply_range(self, table: str, schema: TableSchema, start: int, end: int) -> BatchStats | None:
+        """One batch; a small one (``interpreted_max_rows``) with interpreted expressions, see
+        :func:`lakepulse_common.spark.interpreted_expressions`, except for the MERGE into the table."""
+        bronze = self.bronze.read_versions(table, start + 1, end) if end > start else None
+        rows = 0 if bronze is None else bronze.rows
+        small = rows is not None and rows <= self.settings.interpreted_max_rows
+        with interpreted_expressions(self.spark, enabled=small):
+            frame = self.bronze.empty() if bronze is None else bronze.frame
+            return self._apply_batch(table, schema, start, end, frame)
+
+    def _apply_batch(
+        self, table: str, schema: TableSchema, start: int, end: int, bronze: DataFrame
+    ) -> BatchStats | None:
         began = time.monotonic()
         stats = BatchStats(table=table, bronze_version_from=start + 1, bronze_version_to=end)
         silver_uri = self.uri(table)
         silver_schema = (
             lake.table_schema(self.spark, silver_uri) if lake.table_exists(self.spark, silver_uri) else None
         )
-        bronze = self.bronze.read_versions(table, start + 1, end) if end > start else self.bronze.empty()
         staged = stage(bronze).localCheckpoint()
         seen = profile_bronze(staged)
         declared = set(schema.column_names)
@@ -215,7 +231,12 @@ class SilverProcessor:
         small = int(counts["all"]) <= self.settings.merge_broadcast_max_rows
         if end > start:
             before = lake.latest_version(self.spark, silver_uri)
-            with lake.commit_markers(self.spark, app_id=silver_app_id(table), txn_version=end):
+            # The MERGE rewrites whole target files (up to ``target_file_size_bytes`` each) however small
+            # the batch: compiled expressions, 1.19x faster on 100k-row files than interpreted.
+            with (
+                session_conf(self.spark, {CODEGEN_FACTORY_MODE: "FALLBACK"}),
+                lake.commit_markers(self.spark, app_id=silver_app_id(table), txn_version=end),
+            ):
                 merge.merge_current(
                     self.spark,
                     silver_uri,
@@ -230,9 +251,16 @@ class SilverProcessor:
                 empty = self.spark.createDataFrame([], lake.table_schema(self.spark, silver_uri))
                 lake.append_once(empty, silver_uri, app_id=silver_app_id(table), txn_version=end)
         elif counts["all"]:
-            merge.merge_current(
-                self.spark, silver_uri, source, schema.primary_key, columns, bounds, broadcast_source=small
-            )
+            with session_conf(self.spark, {CODEGEN_FACTORY_MODE: "FALLBACK"}):
+                merge.merge_current(
+                    self.spark,
+                    silver_uri,
+                    source,
+                    schema.primary_key,
+                    columns,
+                    bounds,
+                    broadcast_source=small,
+                )
         if held_stored is not None:
             released = held_stored.join(
                 evaluated.where(F.col("_held_rule").isNotNull()).select("_pk", "_source_lsn", "_source_seq"),

@@ -10,6 +10,7 @@ a missing optional one (e.g. transaction order) reads as null.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -20,6 +21,15 @@ from lakepulse_common.storage import table_uri
 from lakepulse_silver_processor import lake
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BronzeSlice:
+    """The bronze rows of a version range, and how many there are (None: a file without statistics)."""
+
+    frame: DataFrame
+    rows: int | None
+
 
 BRONZE_SCHEMA = T.StructType(
     [
@@ -64,12 +74,15 @@ class BronzeReader:
     def empty(self) -> DataFrame:
         return self._spark.createDataFrame([], BRONZE_SCHEMA)
 
-    def read_versions(self, table: str, start: int, end: int) -> DataFrame:
+    def read_versions(self, table: str, start: int, end: int) -> BronzeSlice:
         """Rows added by versions ``start..end`` inclusive (an empty frame when there are none)."""
         uri = self.uri(table)
         files = lake.added_files(self._spark, uri, start, end)
         log.info("bronze %s@%d..%d: %d added files", table, start, end, len(files))
         if not files:
-            return self.empty()
+            return BronzeSlice(self.empty(), 0)
         schema = lake.data_schema(self._spark, uri)
-        return project_bronze(self._spark.read.schema(schema).parquet(*files))
+        frame = project_bronze(self._spark.read.schema(schema).parquet(*(f.path for f in files)))
+        counts = [f.records for f in files]
+        rows = None if any(c is None for c in counts) else sum(c for c in counts if c is not None)
+        return BronzeSlice(frame, rows)

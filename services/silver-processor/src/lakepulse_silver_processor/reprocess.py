@@ -244,7 +244,7 @@ class Reprocessor:
             return None
         if from_bronze_version > applied:
             return self.spark.createDataFrame([], T.StructType([T.StructField("_pk", T.StringType())]))
-        bronze = stage(self.live.bronze.read_versions(table, from_bronze_version, applied))
+        bronze = stage(self.live.bronze.read_versions(table, from_bronze_version, applied).frame)
         if bronze.where(F.col("op") == TRUNCATE_OP).limit(1).count():
             return None
         return decode_changes(bronze, TABLES[table], []).select("_pk").distinct().localCheckpoint()
