@@ -3,7 +3,14 @@
 import pytest
 
 from lakepulse_common.kafka import TopicSpec, create_admin, create_producer, ensure_topics
-from lakepulse_common.spark import delta_table_exists, materialize_on_disk, release_materialized
+from lakepulse_common.spark import (
+    CODEGEN_FACTORY_MODE,
+    delta_table_exists,
+    interpreted_expressions,
+    materialize_on_disk,
+    release_materialized,
+    session_conf,
+)
 from lakepulse_common.storage import table_uri
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -106,3 +113,18 @@ def test_a_delta_log_without_a_commit_is_not_a_table(spark, tmp_path):
     log_dir.mkdir(parents=True)
     (log_dir / f"{10:020d}.checkpoint.parquet").touch()  # version 0's JSON removed by log cleanup
     assert delta_table_exists(spark, (tmp_path / "customers").as_uri())
+
+
+def test_session_conf_applies_inside_the_block_and_restores_what_was_there(spark):
+    spark.conf.set("spark.sql.shuffle.partitions", "3")
+    spark.conf.unset(CODEGEN_FACTORY_MODE)
+    with session_conf(spark, {"spark.sql.shuffle.partitions": "5"}), interpreted_expressions(spark):
+        assert spark.conf.get("spark.sql.shuffle.partitions") == "5"
+        assert spark.conf.get(CODEGEN_FACTORY_MODE) == "NO_CODEGEN"
+        # Interpreted evaluation gives the compiled results.
+        row = spark.range(10).selectExpr("sum(id * 2) AS s", "max(concat('k', id)) AS m").first()
+        assert (row["s"], row["m"]) == (90, "k9")
+    assert spark.conf.get("spark.sql.shuffle.partitions") == "3"
+    assert spark.conf.get(CODEGEN_FACTORY_MODE) == "FALLBACK"  # unset again: Spark's default
+    with interpreted_expressions(spark, enabled=False):
+        assert spark.conf.get(CODEGEN_FACTORY_MODE) == "FALLBACK"

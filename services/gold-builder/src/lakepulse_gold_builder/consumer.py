@@ -267,6 +267,7 @@ class GoldService:
                         as_of=self.as_of(),
                         max_records_per_file=gold.target_file_rows,
                         max_incremental_orders=gold.max_incremental_orders,
+                        interpreted=gold.interpreted_incremental,
                     )
             except SilverNotReadyError as exc:
                 # Silver creates its tables one by one; a later commit event triggers the first build.

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakepulse_common.spark import interpreted_expressions
 from lakepulse_gold_builder import facts, lakeio, marts
 from lakepulse_gold_builder.build import (
     BuildReport,
@@ -127,8 +128,12 @@ def incremental_update(
     as_of: dt.date | None = None,
     max_records_per_file: int = 2_000_000,
     max_incremental_orders: int = 20_000,
+    interpreted: bool = True,
 ) -> BuildReport:
     """Bring gold up to silver's current versions, touching only what changed.
+
+    ``interpreted``: evaluate the incremental path's expressions without code generation
+    (:func:`lakepulse_common.spark.interpreted_expressions`).
 
     An update that affects more than ``max_incremental_orders`` orders (gold caught up after a
     backlog, a re-seed) is a full rebuild instead: the incremental path carries the affected keys as
@@ -152,8 +157,12 @@ def incremental_update(
         report.skipped, report.reason = True, "gold already reflects these silver versions"
         report.elapsed_s = time.perf_counter() - started
         return report
-    impact = impact_of(read_changes(spark, snapshot, previous))
-    expand(spark, snapshot, impact)
+    # An incremental build's jobs each touch a few hundred rows: generating and compiling Java for
+    # each of their expressions costs more than evaluating them (p50 0.68x at scale 0.05). The full
+    # rebuilds below run compiled.
+    with interpreted_expressions(spark, enabled=interpreted):
+        impact = impact_of(read_changes(spark, snapshot, previous))
+        expand(spark, snapshot, impact)
     if len(impact.order_ids) > max_incremental_orders:
         log.info(
             "full rebuild: %d orders affected (more than %d)", len(impact.order_ids), max_incremental_orders
@@ -162,8 +171,9 @@ def incremental_update(
             spark, lake_root, publisher=publisher, as_of=as_of, max_records_per_file=max_records_per_file
         )
     writer = GoldWriter(spark, lake_root, report, publisher, max_records_per_file=max_records_per_file)
-    apply_impact(spark, lake_root, snapshot, impact, writer, as_of)
-    write_state(spark, lake_root, snapshot.versions, report.build_id)
+    with interpreted_expressions(spark, enabled=interpreted):
+        apply_impact(spark, lake_root, snapshot, impact, writer, as_of)
+        write_state(spark, lake_root, snapshot.versions, report.build_id)
     report.elapsed_s = time.perf_counter() - started
     log.info(
         "incremental gold build %s in %.2fs: %d orders, %d dates, %d customers, %d items; commits %s",
