@@ -229,28 +229,10 @@ class SilverProcessor:
         source = merge.silver_rows(latest, columns, end)
         bounds = merge.key_bounds(counts, schema.primary_key)
         small = int(counts["all"]) <= self.settings.merge_broadcast_max_rows
-        if end > start:
-            before = lake.latest_version(self.spark, silver_uri)
-            # The MERGE rewrites whole target files (up to ``target_file_size_bytes`` each) however small
-            # the batch: compiled expressions, 1.19x faster on 100k-row files than interpreted.
-            with (
-                session_conf(self.spark, {CODEGEN_FACTORY_MODE: "FALLBACK"}),
-                lake.commit_markers(self.spark, app_id=silver_app_id(table), txn_version=end),
-            ):
-                merge.merge_current(
-                    self.spark,
-                    silver_uri,
-                    source,
-                    schema.primary_key,
-                    columns,
-                    bounds,
-                    broadcast_source=small,
-                )
-            if lake.latest_version(self.spark, silver_uri) == before:
-                # Nothing changed, so the MERGE committed nothing: record the range with an empty append.
-                empty = self.spark.createDataFrame([], lake.table_schema(self.spark, silver_uri))
-                lake.append_once(empty, silver_uri, app_id=silver_app_id(table), txn_version=end)
-        elif counts["all"]:
+
+        def merge_into_current() -> None:
+            # The MERGE rewrites whole target files (up to ``target_file_size_bytes`` each) however
+            # small the batch: compiled expressions, 1.19x faster on 100k-row files than interpreted.
             with session_conf(self.spark, {CODEGEN_FACTORY_MODE: "FALLBACK"}):
                 merge.merge_current(
                     self.spark,
@@ -261,6 +243,17 @@ class SilverProcessor:
                     bounds,
                     broadcast_source=small,
                 )
+
+        if end > start:
+            before = lake.latest_version(self.spark, silver_uri)
+            with lake.commit_markers(self.spark, app_id=silver_app_id(table), txn_version=end):
+                merge_into_current()
+            if lake.latest_version(self.spark, silver_uri) == before:
+                # Nothing changed, so the MERGE committed nothing: record the range with an empty append.
+                empty = self.spark.createDataFrame([], lake.table_schema(self.spark, silver_uri))
+                lake.append_once(empty, silver_uri, app_id=silver_app_id(table), txn_version=end)
+        elif counts["all"]:
+            merge_into_current()
         if held_stored is not None:
             released = held_stored.join(
                 evaluated.where(F.col("_held_rule").isNotNull()).select("_pk", "_source_lsn", "_source_seq"),
