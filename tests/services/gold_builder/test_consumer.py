@@ -11,7 +11,7 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from pyspark.sql import SparkSession
 
-from lakepulse_common.control_events import ROUND_ID, ControlEvent, EventKind, Layer
+from lakepulse_common.control_events import ControlEvent
 from lakepulse_common.kafka import (
     create_admin,
     create_consumer,
@@ -26,6 +26,7 @@ from lakepulse_gold_builder.config import GoldBuilderSettings
 from lakepulse_gold_builder.consumer import Batch, GoldService
 from lakepulse_gold_builder.notifications import Publisher
 from tests.services.gold_builder.conftest import gold_settings
+from tests.services.gold_builder.silver_events import round_end, silver_commit
 from tests.support import random_name, wait_for
 
 pytestmark = pytest.mark.integration
@@ -72,26 +73,6 @@ def _send(parts: tuple[GoldBuilderSettings, Consumer, Producer], event: ControlE
     producer.flush(10)
 
 
-def _commit(table: str, version: int, round_id: str) -> ControlEvent:
-    return ControlEvent(
-        kind=EventKind.COMMIT,
-        service="silver-processor",
-        layer=Layer.SILVER,
-        table=table,
-        delta_version=version,
-        details={ROUND_ID: round_id},
-    )
-
-
-def _round_end(round_id: str, commits: dict[str, int]) -> ControlEvent:
-    return ControlEvent(
-        kind=EventKind.ROUND_END,
-        service="silver-processor",
-        layer=Layer.SILVER,
-        details={ROUND_ID: round_id, "commits": commits},
-    )
-
-
 def _poll_in_background(service: GoldService) -> tuple[threading.Thread, list[Batch]]:
     """The service's polling, in a thread, until it returns a batch that consumed something."""
     batches: list[Batch] = []
@@ -111,14 +92,14 @@ def test_a_batch_with_commits_of_an_open_round_waits_for_its_end(
     spark: SparkSession, service_parts: tuple[GoldBuilderSettings, Consumer, Producer]
 ) -> None:
     service = _service(spark, service_parts, round_wait_s=300)
-    _send(service_parts, _commit("orders", 3, "round-1"))
+    _send(service_parts, silver_commit("orders", 3, "round-1"))
     thread, batches = _poll_in_background(service)
     wait_for(lambda: service.rounds.waiting, 60, "the round's first commit to be consumed")
-    _send(service_parts, _commit("order_lines", 4, "round-1"))
+    _send(service_parts, silver_commit("order_lines", 4, "round-1"))
     thread.join(3)
     assert thread.is_alive(), "the batch was closed while its silver round was still open"
 
-    _send(service_parts, _round_end("round-1", {"orders": 3, "order_lines": 4}))
+    _send(service_parts, round_end("round-1", {"orders": 3, "order_lines": 4}))
     thread.join(60)
     assert not thread.is_alive(), "the round ended but the batch was not closed"
     [batch] = batches
@@ -133,7 +114,7 @@ def test_a_round_that_never_ends_delays_the_batch_by_round_wait_at_most(
     spark: SparkSession, service_parts: tuple[GoldBuilderSettings, Consumer, Producer]
 ) -> None:
     service = _service(spark, service_parts, round_wait_s=2)
-    _send(service_parts, _commit("customers", 7, "round-cut-short"))
+    _send(service_parts, silver_commit("customers", 7, "round-cut-short"))
     thread, batches = _poll_in_background(service)
     thread.join(60)
     assert not thread.is_alive()
@@ -148,7 +129,7 @@ def test_by_default_a_batch_does_not_wait_for_rounds(
     settings = service_parts[0]
     service = _service(spark, service_parts, round_wait_s=settings.gold.round_wait_s)
     assert settings.gold.round_wait_s == 0
-    _send(service_parts, _commit("orders", 2, "round-open"))
+    _send(service_parts, silver_commit("orders", 2, "round-open"))
     thread, batches = _poll_in_background(service)
     thread.join(60)
     assert not thread.is_alive()

@@ -24,7 +24,7 @@ from prometheus_client import REGISTRY
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from lakepulse_common.control_events import Command, CommandAction, ControlEvent, EventKind, Layer
+from lakepulse_common.control_events import Command, CommandAction
 from lakepulse_common.kafka import (
     create_admin,
     create_consumer,
@@ -44,6 +44,7 @@ from lakepulse_gold_builder.tables import ALL_TABLES, DIM_CUSTOMER, FACT_SALES, 
 from tests.services.gold_builder import silver_loader
 from tests.services.gold_builder.conftest import AS_OF, LOADED_AT
 from tests.services.gold_builder.reconcile import assert_marts_match
+from tests.services.gold_builder.silver_events import silver_commit
 from tests.support import random_name, wait_for
 
 # Seeding, loading silver and three builds: ~3 min on an idle 2-core machine, far more on a busy one.
@@ -165,16 +166,6 @@ def control_consumer(seeded_silver: GoldBuilderSettings) -> Iterator[Consumer]:
     consumer.close()
 
 
-def _silver_event(table: str, version: int) -> ControlEvent:
-    return ControlEvent(
-        kind=EventKind.COMMIT,
-        service="silver-processor",
-        layer=Layer.SILVER,
-        table=table,
-        delta_version=version,
-    )
-
-
 def _versions(spark: SparkSession, lake_root: str) -> dict[str, int]:
     from delta.tables import DeltaTable
 
@@ -210,7 +201,7 @@ def test_full_rebuild_then_incremental_update_match_ground_truth(
     ids = mixed_workload(settings)
     changed_at: dt.datetime = ids["changed_at"]
     silver_loader.sync(spark, settings, CHANGED_TABLES, changed_at)
-    event = _silver_event("order_lines", 1)
+    event = silver_commit("order_lines", 1)
     producer.produce(topics.control, key=event.key, value=event.to_bytes())
     producer.flush(10)
 
