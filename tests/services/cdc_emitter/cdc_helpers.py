@@ -129,6 +129,15 @@ class TopicReader:
                 )
         return self.records
 
+    def read_to_end(self, timeout_s: float = 60) -> list[Record]:
+        """Everything the topics hold now (their high watermarks), for a producer that has stopped."""
+        self._refresh()
+        total = sum(
+            self._consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)[1]
+            for topic, partition in self._assigned
+        )
+        return self.poll_until(lambda records: len(records) >= total, timeout_s, f"{total} records")
+
     def data(self, table: str | None = None) -> list[Record]:
         return [
             r

@@ -75,12 +75,16 @@ def _writer(dsn: str, stop: threading.Event, committed: list[int]) -> None:
         conn.close()
 
 
-def test_kill_9_mid_stream_then_restart_loses_nothing(cdc_settings, source, tmp_path):
+def _create_events_table(source) -> None:
     query(
         source,
         "CREATE SCHEMA sales; CREATE TABLE sales.events (id int PRIMARY KEY, payload text);"
         " ALTER TABLE sales.events REPLICA IDENTITY FULL",
     )
+
+
+def test_kill_9_mid_stream_then_restart_loses_nothing(cdc_settings, source, tmp_path):
+    _create_events_table(source)
     log_path = tmp_path / "emitter.log"
     reader = TopicReader(cdc_settings)
     stop, committed = threading.Event(), []
@@ -124,6 +128,43 @@ def test_kill_9_mid_stream_then_restart_loses_nothing(cdc_settings, source, tmp_
     wait_for(lambda: not _slot(source, cdc_settings)[0], 30, "the walsender to release the slot")
     _, confirmed = _slot(source, cdc_settings)
     # The restarted emitter confirmed past the crash point; confirmations never run ahead of Kafka's
-    # acknowledgements (checked by the replay above: nothing committed is missing). Known gap: the very
-    # last confirmation sent on SIGTERM can be lost on a fast stop, so a restart re-sends that tail.
+    # acknowledgements (checked by the replay above: nothing committed is missing).
     assert confirmed_at_kill < parse_lsn(confirmed), "the restarted emitter must confirm past the crash point"
+
+
+def test_sigterm_mid_stream_confirms_every_delivered_transaction(cdc_settings, source, tmp_path):
+    """A stop while transactions stream in: flushed, and the slot confirms all that reached Kafka."""
+    _create_events_table(source)
+    log_path = tmp_path / "emitter.log"
+    reader = TopicReader(cdc_settings)
+    stop, committed = threading.Event(), []
+    writer = threading.Thread(target=_writer, args=(cdc_settings.postgres.dsn(), stop, committed))
+    emitter = _start(cdc_settings, log_path)
+    try:
+        wait_for(lambda: (_slot(source, cdc_settings) or (False,))[0], 60, "the emitter streaming")
+        writer.start()
+        reader.poll_until(lambda r: len(r) > 3000, 60, "events flowing")
+        emitter.send_signal(signal.SIGTERM)  # the writer keeps writing: the stop lands mid-stream
+        assert emitter.wait(60) == 0, log_path.read_text()[-3000:]
+        stop.set()
+        writer.join()
+        reader.read_to_end()
+    finally:
+        stop.set()
+        if writer.is_alive():
+            writer.join()
+        if emitter.poll() is None:
+            emitter.kill()
+            emitter.wait()
+        reader.close()
+
+    ended = {r.value["id"] for r in reader.transactions() if r.value["status"] == "END"}
+    changes = reader.data("events")
+    delivered = [r.value["source"]["lsn"] for r in changes if r.value["transaction"]["id"] in ended]
+    assert delivered, "transactions completed before the stop"
+    wait_for(lambda: not _slot(source, cdc_settings)[0], 30, "the walsender to release the slot")
+    confirmed = parse_lsn(_slot(source, cdc_settings)[1])
+    # a transaction's commit (the LSN confirmed) lies after each of its changes
+    assert confirmed > max(delivered), f"slot at {confirmed}, delivered changes up to {max(delivered)}"
+    late = [r for r in changes if r.value["source"]["lsn"] > confirmed]
+    assert len(late) <= 5, "only the transaction cut by the stop (5 inserts) may lie past the confirmation"

@@ -50,6 +50,19 @@ def test_lsn_advances_only_over_fully_acknowledged_batches_in_order():
     producer.deliver(0)
     assert sink.acknowledged_lsn() == 200
     assert sink.idle
+    assert sink.acknowledged_lsn() == 200, "a second look returns the same LSN"
+
+
+def test_flush_does_not_consume_the_acknowledged_lsn():
+    """The shutdown path flushes, then sends its final feedback from ``acknowledged_lsn``."""
+    producer = RecordingProducer()
+    sink = EventSink(producer)
+    batch = sink.open_batch(300, 0)
+    sink.produce(batch, "t", b"k", b"v", -1, None)
+    sink.close_batch(batch)
+    producer.deliver(0)
+    assert sink.flush(1.0) == 300
+    assert sink.acknowledged_lsn() == 300
 
 
 def test_an_open_batch_is_never_confirmed():

@@ -64,6 +64,7 @@ class EventSink:
         self._open: deque[Batch] = deque()
         self._since_poll = 0
         self._error: str | None = None
+        self._acknowledged: int | None = None
         self.produced = 0
 
     def open_batch(self, lsn: int, commit_ts_us: int) -> Batch:
@@ -110,14 +111,17 @@ class EventSink:
         self._producer.poll(timeout_s)
 
     def acknowledged_lsn(self) -> int | None:
-        """The highest batch LSN whose events, and all earlier ones, Kafka acknowledged."""
+        """The highest batch LSN whose events, and all earlier ones, Kafka acknowledged (None: none yet).
+
+        Sticky: a second call returns the same LSN, not None. (It used to return only what a call
+        newly retired, so the shutdown path's ``flush`` swallowed the LSN its final feedback needed.)
+        """
         if self._error is not None:
             raise DeliveryError(f"kafka refused an event: {self._error}")
-        lsn: int | None = None
         open_batches = self._open
         while open_batches and open_batches[0].closed and open_batches[0].pending == 0:
-            lsn = open_batches.popleft().lsn
-        return lsn
+            self._acknowledged = open_batches.popleft().lsn
+        return self._acknowledged
 
     @property
     def idle(self) -> bool:
