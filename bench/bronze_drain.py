@@ -234,6 +234,7 @@ def run_steady(
         "batches": len(durations),
         "batch_p50_s": percentile(durations, 0.5),
         "batch_p95_s": percentile(durations, 0.95),
+        "batch_durations_s": [round(d, 3) for d in durations],
     }
 
 

@@ -57,7 +57,10 @@ def test_compaction_merges_small_files_and_leaves_big_ones_alone(spark: SparkSes
 
 
 def test_the_creating_append_keeps_statistics_off_the_payload(spark: SparkSession, tmp_path: Path) -> None:
-    """Min/max on row images and raw bytes skip nothing; the position and LSN columns keep theirs."""
+    """Min/max on row images and raw bytes skip nothing; the position and LSN columns keep theirs.
+
+    The same creating append sets the checkpoint interval.
+    """
     import json
 
     from lakepulse_bronze_writer.layout import DATA_LAYOUT, project
@@ -81,6 +84,7 @@ def test_the_creating_append_keeps_statistics_off_the_payload(spark: SparkSessio
     indexed = properties["delta.dataSkippingStatsColumns"].split(",")
     assert {"op", "source_lsn", "_offset", "_key", "_topic", "_partition"} <= set(indexed)
     assert not {"before", "after", "message", "_raw_value", "_headers", "_ingest_date"} & set(indexed)
+    assert properties["delta.checkpointInterval"] == str(delta_io.CHECKPOINT_INTERVAL)
     log_files = sorted((tmp_path / "orders" / "_delta_log").glob("*.json"))
     log = [json.loads(line) for f in log_files for line in f.open()]
     stats = [json.loads(entry["add"]["stats"]) for entry in log if "add" in entry]

@@ -46,7 +46,12 @@ from lakepulse_bronze_writer.quarantine import quarantine_frame
 from lakepulse_bronze_writer.stats import BatchStats, TableStats, aggregate
 from lakepulse_common.commit_ledger import CLOCK_MARGIN_MS, CommitLedger
 from lakepulse_common.errors import LakePulseError
-from lakepulse_common.spark import materialize_on_disk, release_materialized, release_unreachable_jvm_objects
+from lakepulse_common.spark import (
+    interpreted_expressions,
+    materialize_on_disk,
+    release_materialized,
+    release_unreachable_jvm_objects,
+)
 from lakepulse_common.storage import table_uri
 from lakepulse_common.telemetry import context_from_headers, inject_trace_headers
 from lakepulse_common.topics import TopicNames
@@ -143,7 +148,11 @@ class BronzeBatchWriter:
                 for link in self._event_links(stats.traceparents):
                     span.add_link(link.context)
                 _kill_self_at("before_delta_commit", self._bronze.fault_injection)
-                duplicates = self._write_tables(parsed, stats, batch_id, started_at)
+                # Known only now: a small batch's writes skip code generation (its cost, per batch, is
+                # larger than the evaluation's). The batch's own (streaming) session, not self._spark.
+                small = stats.input_rows <= self._bronze.interpreted_max_rows
+                with interpreted_expressions(parsed.sparkSession, enabled=small):
+                    duplicates = self._write_tables(parsed, stats, batch_id, started_at)
                 finished_at = datetime.now(UTC)
                 _kill_self_at("after_delta_commit", self._bronze.fault_injection)
                 announced = self._announcer.announce(sorted([*stats.tables, AUDIT_TABLE]))
