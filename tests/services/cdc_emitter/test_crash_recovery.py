@@ -1,4 +1,5 @@
-"""``kill -9`` of the emitter process mid-stream, then a restart: every committed change reaches Kafka."""
+"""The emitter process stopped mid-stream: ``kill -9`` then a restart loses nothing; SIGTERM confirms
+everything Kafka acknowledged."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import subprocess
 import sys
 import threading
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg2
@@ -75,49 +79,73 @@ def _writer(dsn: str, stop: threading.Event, committed: list[int]) -> None:
         conn.close()
 
 
-def _create_events_table(source) -> None:
+@dataclass
+class _InsertLoad:
+    """A thread committing 5-row insert transactions into ``sales.events`` until stopped."""
+
+    dsn: str
+    reader: TopicReader
+    stop: threading.Event = field(default_factory=threading.Event)
+    committed: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.thread = threading.Thread(target=_writer, args=(self.dsn, self.stop, self.committed))
+
+    def finish(self) -> None:
+        self.stop.set()
+        if self.thread.is_alive():
+            self.thread.join()
+
+
+@contextmanager
+def _insert_load(settings: CdcEmitterSettings, source) -> Iterator[_InsertLoad]:
     query(
         source,
         "CREATE SCHEMA sales; CREATE TABLE sales.events (id int PRIMARY KEY, payload text);"
         " ALTER TABLE sales.events REPLICA IDENTITY FULL",
     )
+    load = _InsertLoad(settings.postgres.dsn(), TopicReader(settings))
+    try:
+        yield load
+    finally:
+        load.finish()
+        load.reader.close()
+
+
+def _reap(*processes: subprocess.Popen[bytes] | None) -> None:
+    for process in processes:
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def test_kill_9_mid_stream_then_restart_loses_nothing(cdc_settings, source, tmp_path):
-    _create_events_table(source)
     log_path = tmp_path / "emitter.log"
-    reader = TopicReader(cdc_settings)
-    stop, committed = threading.Event(), []
-    writer = threading.Thread(target=_writer, args=(cdc_settings.postgres.dsn(), stop, committed))
-    first = _start(cdc_settings, log_path)
-    second = None
-    try:
-        wait_for(lambda: (_slot(source, cdc_settings) or (False,))[0], 60, "the first emitter streaming")
-        writer.start()
-        reader.poll_until(lambda r: len(r) > 2000, 60, "events flowing before the kill")
-        first.send_signal(signal.SIGKILL)
-        assert first.wait(10) == -signal.SIGKILL
-        killed_at = len(committed)
-        confirmed_at_kill = parse_lsn(_slot(source, cdc_settings)[1])
-        second = _start(cdc_settings, log_path)  # at once: it must wait for the dead walsender itself
-        wait_for(lambda: len(committed) > killed_at + 1000, 60, "writes after the restart")
-        stop.set()
-        writer.join()
-        expected = set(committed)
-        reader.poll_until(
-            lambda _: expected <= {r.key["id"] for r in reader.data("events")}, 120, "every committed insert"
-        )
-        second.send_signal(signal.SIGTERM)
-        assert second.wait(60) == 0, log_path.read_text()[-3000:]
-    finally:
-        stop.set()
-        if writer.is_alive():
-            writer.join()
-        for process in (first, second):
-            if process is not None and process.poll() is None:
-                process.kill()
-                process.wait()
-        reader.close()
+    first = second = None
+    with _insert_load(cdc_settings, source) as load:
+        reader, committed = load.reader, load.committed
+        try:
+            first = _start(cdc_settings, log_path)
+            wait_for(lambda: (_slot(source, cdc_settings) or (False,))[0], 60, "the first emitter streaming")
+            load.thread.start()
+            reader.poll_until(lambda r: len(r) > 2000, 60, "events flowing before the kill")
+            first.send_signal(signal.SIGKILL)
+            assert first.wait(10) == -signal.SIGKILL
+            killed_at = len(committed)
+            confirmed_at_kill = parse_lsn(_slot(source, cdc_settings)[1])
+            second = _start(cdc_settings, log_path)  # at once: it must wait for the dead walsender itself
+            wait_for(lambda: len(committed) > killed_at + 1000, 60, "writes after the restart")
+            load.finish()
+            expected = set(committed)
+            reader.poll_until(
+                lambda _: expected <= {r.key["id"] for r in reader.data("events")},
+                120,
+                "every committed insert",
+            )
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(60) == 0, log_path.read_text()[-3000:]
+        finally:
+            _reap(first, second)
 
     copies = defaultdict(set)
     for record in reader.data("events"):
@@ -134,29 +162,21 @@ def test_kill_9_mid_stream_then_restart_loses_nothing(cdc_settings, source, tmp_
 
 def test_sigterm_mid_stream_confirms_every_delivered_transaction(cdc_settings, source, tmp_path):
     """A stop while transactions stream in: flushed, and the slot confirms all that reached Kafka."""
-    _create_events_table(source)
     log_path = tmp_path / "emitter.log"
-    reader = TopicReader(cdc_settings)
-    stop, committed = threading.Event(), []
-    writer = threading.Thread(target=_writer, args=(cdc_settings.postgres.dsn(), stop, committed))
-    emitter = _start(cdc_settings, log_path)
-    try:
-        wait_for(lambda: (_slot(source, cdc_settings) or (False,))[0], 60, "the emitter streaming")
-        writer.start()
-        reader.poll_until(lambda r: len(r) > 3000, 60, "events flowing")
-        emitter.send_signal(signal.SIGTERM)  # the writer keeps writing: the stop lands mid-stream
-        assert emitter.wait(60) == 0, log_path.read_text()[-3000:]
-        stop.set()
-        writer.join()
-        reader.read_to_end()
-    finally:
-        stop.set()
-        if writer.is_alive():
-            writer.join()
-        if emitter.poll() is None:
-            emitter.kill()
-            emitter.wait()
-        reader.close()
+    emitter = None
+    with _insert_load(cdc_settings, source) as load:
+        reader = load.reader
+        try:
+            emitter = _start(cdc_settings, log_path)
+            wait_for(lambda: (_slot(source, cdc_settings) or (False,))[0], 60, "the emitter streaming")
+            load.thread.start()
+            reader.poll_until(lambda r: len(r) > 3000, 60, "events flowing")
+            emitter.send_signal(signal.SIGTERM)  # the writer keeps writing: the stop lands mid-stream
+            assert emitter.wait(60) == 0, log_path.read_text()[-3000:]
+            load.finish()
+            reader.read_to_end()
+        finally:
+            _reap(emitter)
 
     ended = {r.value["id"] for r in reader.transactions() if r.value["status"] == "END"}
     changes = reader.data("events")
