@@ -8,6 +8,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
 from lakepulse_common.settings import LakePulseSettings
+from lakepulse_silver_processor import lake
 from lakepulse_silver_processor.changes import TOAST_PLACEHOLDER
 from lakepulse_silver_processor.processor import SilverProcessor
 from tests.services.silver_processor.bronze_rows import (
@@ -234,6 +235,8 @@ def test_late_parent_toast_added_column_and_quarantine(
     )
     [quality] = [r for r in read(spark, root, "_quality") if r["table"] == "order_lines"]
     assert (quality["rows_in"], quality["upserts"], quality["quarantined"]) == (2, 1, 1)
+    # append-only, never read whole by a batch: a checkpoint every 100 commits (APPEND_ONLY_LOG_PROPERTIES)
+    assert lake.table_property(spark, processor.uri("_quality"), "delta.checkpointInterval") == "100"
 
 
 def test_incompatible_change_pauses_the_table(
