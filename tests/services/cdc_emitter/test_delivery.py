@@ -37,6 +37,13 @@ class RecordingProducer:
         self.callbacks[index](err, _Msg())
 
 
+def _one_event_batch(sink: EventSink, lsn: int, *, close: bool = True) -> None:
+    batch = sink.open_batch(lsn, 0)
+    sink.produce(batch, "t", b"k", b"v", -1, None)
+    if close:
+        sink.close_batch(batch)
+
+
 def test_lsn_advances_only_over_fully_acknowledged_batches_in_order():
     producer = RecordingProducer()
     sink = EventSink(producer)
@@ -57,9 +64,7 @@ def test_flush_does_not_consume_the_acknowledged_lsn():
     """The shutdown path flushes, then sends its final feedback from ``acknowledged_lsn``."""
     producer = RecordingProducer()
     sink = EventSink(producer)
-    batch = sink.open_batch(300, 0)
-    sink.produce(batch, "t", b"k", b"v", -1, None)
-    sink.close_batch(batch)
+    _one_event_batch(sink, 300)
     producer.deliver(0)
     assert sink.flush(1.0) == 300
     assert sink.acknowledged_lsn() == 300
@@ -68,8 +73,7 @@ def test_flush_does_not_consume_the_acknowledged_lsn():
 def test_an_open_batch_is_never_confirmed():
     producer = RecordingProducer()
     sink = EventSink(producer)
-    batch = sink.open_batch(100, 0)
-    sink.produce(batch, "t", b"k", b"v", -1, None)
+    _one_event_batch(sink, 100, close=False)
     producer.deliver(0)
     assert sink.acknowledged_lsn() is None and not sink.idle
 
@@ -77,9 +81,7 @@ def test_an_open_batch_is_never_confirmed():
 def test_a_failed_delivery_stops_confirmation():
     producer = RecordingProducer()
     sink = EventSink(producer)
-    batch = sink.open_batch(100, 0)
-    sink.produce(batch, "t", b"k", b"v", -1, None)
-    sink.close_batch(batch)
+    _one_event_batch(sink, 100)
     producer.deliver(0, err="broker down")
     with pytest.raises(DeliveryError, match="broker down"):
         sink.acknowledged_lsn()
