@@ -47,6 +47,17 @@ def _ratio(numerator: Any, denominator: Any) -> float | None:
     return round(numerator / denominator, 3)
 
 
+def _silver_sizes(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The silver stage's per-table-size results, smallest table first."""
+    sizes = [v for v in (results.get("silver") or {}).values() if isinstance(v, dict) and "merge_p95_s" in v]
+    return sorted(sizes, key=lambda v: v.get("table_rows", 0))
+
+
+def _largest_silver_p95(results: dict[str, Any]) -> Any:
+    sizes = _silver_sizes(results)
+    return sizes[-1]["merge_p95_s"] if sizes else None
+
+
 def ratios(results: dict[str, Any]) -> dict[str, float | None]:
     """Stage figures relative to baselines measured in the same run."""
     return {
@@ -60,6 +71,12 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
         "cdc_vs_kafka_produce_ceiling": _ratio(
             get(results, "cdc", "throughput_events_per_s"),
             get(results, "ceilings", "kafka_produce_rows_per_s"),
+        ),
+        "silver_merge_p95_vs_delta_merge_floor": _ratio(
+            _largest_silver_p95(results), get(results, "floor", "delta_merge_cdf", "p95_s")
+        ),
+        "gold_incremental_p95_vs_delta_append_floor": _ratio(
+            get(results, "gold", "incremental_p95_s"), get(results, "floor", "delta_append", "p95_s")
         ),
         "freshness_achieved_vs_requested_rate": _ratio(
             get(results, "freshness", "achieved_tx_per_s"),
@@ -110,8 +127,20 @@ def headline_rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
             "pyarrow, same run",
         ),
     ]
-    sizes = [v for v in (r.get("silver") or {}).values() if isinstance(v, dict) and "merge_p95_s" in v]
-    for size in sorted(sizes, key=lambda v: v.get("table_rows", 0)):
+    for floor, what in (
+        ("delta_merge_cdf", "one-row MERGE, change data feed on"),
+        ("delta_merge", "one-row MERGE"),
+        ("delta_append", "one-row append"),
+        ("delta_read", "one-row table read"),
+    ):
+        rows.append(
+            (
+                f"Delta floor: {what} p95",
+                number(get(r, "floor", floor, "p95_s"), "s"),
+                f"p50 {number(get(r, 'floor', floor, 'p50_s'), 's')}",
+            )
+        )
+    for size in _silver_sizes(r):
         rows.append(
             (
                 f"silver MERGE p95 @ {size.get('table_rows', 0):,} rows",
@@ -129,6 +158,16 @@ def headline_rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
             "gold incremental p95",
             number(get(r, "gold", "incremental_p95_s"), "s"),
             _target(get(r, "gold", "incremental_p95_s"), 2.0, "s"),
+        ),
+        (
+            "silver MERGE p95 (largest table) ÷ Delta one-row MERGE p95",
+            number(ratio.get("silver_merge_p95_vs_delta_merge_floor")),
+            "change data feed on, same run",
+        ),
+        (
+            "gold incremental p95 ÷ Delta one-row append p95",
+            number(ratio.get("gold_incremental_p95_vs_delta_append_floor")),
+            "same run",
         ),
     ]
     rate = get(r, "freshness", "rate_requested_tx_per_s")

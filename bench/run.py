@@ -41,6 +41,8 @@ STAGES: dict[str, list[str]] = {
     "simulator": ["simulate_rate", "--rate", "500", "--rate", "2000", "--duration", "10"],
     "cdc": ["cdc_throughput"],
     "bronze": ["bronze_drain", "--events", "{events}"],
+    # Delta-on-Spark per-operation floors: the in-run baseline of the silver and gold stages.
+    "floor": ["delta_floor"],
     "silver": ["silver_merge", "--sizes", "{silver_small}", "{silver_large}"],
     "gold": ["gold_build", "--scale", "{scale}"],
     # Last: it starts the services, which would compete for the cores with every other stage.

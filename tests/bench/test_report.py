@@ -27,6 +27,12 @@ RESULTS = {
         "2000000_rows": {"table_rows": 2_000_000, "merge_p95_s": 1.4},
         "500000_rows": {"table_rows": 500_000, "merge_p95_s": 0.8},
     },
+    "floor": {
+        "status": "ok",
+        "delta_merge_cdf": {"p50_s": 1.1, "p95_s": 1.4},
+        "delta_append": {"p50_s": 0.3, "p95_s": 0.4},
+    },
+    "gold": {"status": "ok", "incremental_p95_s": 6.0},
     "freshness": {
         "rate_requested_tx_per_s": 1000.0,
         "achieved_tx_per_s": 990.0,
@@ -45,6 +51,8 @@ def test_ratios_compare_with_baselines_of_the_same_run():
         "bronze_tuned_vs_naive": 3.0,
         "bronze_tuned_vs_parquet_ceiling": 0.045,
         "cdc_vs_kafka_produce_ceiling": 0.25,
+        "silver_merge_p95_vs_delta_merge_floor": 1.0,
+        "gold_incremental_p95_vs_delta_append_floor": 15.0,
         "freshness_achieved_vs_requested_rate": 0.99,
     }
     assert ratios({})["bronze_tuned_vs_naive"] is None
@@ -60,8 +68,12 @@ def test_headline_rows_cover_the_issue_figures_and_skip_missing_stages():
     assert rows["freshness commit→gold p99 (per source tx)"] == ("11,000 ms", "at 1000 tx/s")
     assert rows["peak memory, whole stack"] == ("3,500 MiB PSS", "RSS sum 4,000 MiB")
     assert rows["peak RSS, bronze stage run"][0] == "1,500 MiB"
-    assert "gold full rebuild" not in rows  # the gold stage did not run
-    silver = [figure for figure in rows if figure.startswith("silver")]
+    assert rows["Delta floor: one-row MERGE, change data feed on p95"] == ("1.4 s", "p50 1.1 s")
+    assert rows["silver MERGE p95 (largest table) ÷ Delta one-row MERGE p95"][0] == "1"
+    assert rows["gold incremental p95 ÷ Delta one-row append p95"][0] == "15"
+    assert "Delta floor: one-row MERGE p95" not in rows  # not measured in this run
+    assert "gold full rebuild" not in rows  # the gold stage gave no full-rebuild figure
+    silver = [figure for figure in rows if figure.startswith("silver MERGE p95 @")]
     assert silver == ["silver MERGE p95 @ 500,000 rows", "silver MERGE p95 @ 2,000,000 rows"]
 
 

@@ -14,6 +14,7 @@ def test_scale_reaches_every_size_dependent_stage():
     assert stage_arguments("bronze", 4, 1000, 120) == ["--events", "4000000"]
     assert stage_arguments("silver", 0.1, 1000, 120) == ["--sizes", "50000", "200000"]
     assert stage_arguments("gold", 4, 1000, 120) == ["--scale", "4"]
+    assert stage_arguments("floor", 4, 1000, 120) == []  # one-row tables: no scale
     assert stage_arguments("freshness", 1, 250, 60) == [
         "--rate",
         "250",
