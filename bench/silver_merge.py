@@ -123,14 +123,8 @@ def run(
         for i in range(batches + 1):  # the first batch warms the JVM up and is not counted
             source = _batch(spark, batch_size, existing, next_id, i * batch_size, keys, rng).localCheckpoint()
             started = time.monotonic()
-            # As the processor does: the key range comes out of the batch's counting aggregation.
-            key_range = source.agg(*merge.key_bound_columns(schema.primary_key)).first()
-            assert key_range is not None  # an aggregation without grouping always returns one row
-            bounds = merge.key_bounds(key_range, schema.primary_key)
             small = batch_size <= processor.settings.merge_broadcast_max_rows
-            merge.merge_current(
-                spark, uri, source, schema.primary_key, columns, bounds, broadcast_source=small
-            )
+            merge.merge_current(spark, uri, source, schema.primary_key, columns, broadcast_source=small)
             elapsed = time.monotonic() - started
             next_id += int(batch_size * 0.2)
             if i:

@@ -15,9 +15,8 @@ Silver tables hold current rows only; the markers live in their own table.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from pyspark.sql import Column, DataFrame, Row, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from lakepulse_common.storage import for_spark
@@ -124,37 +123,18 @@ def silver_rows(latest: DataFrame, columns: Sequence[str], bronze_version: int) 
     )
 
 
-def key_bound_columns(primary_key: Sequence[str]) -> list[Column]:
-    """Aggregates: per key column, the smallest and largest value of a MERGE source."""
-    return [
-        agg(F.col(k)).alias(f"_{side}_{i}")
-        for i, k in enumerate(primary_key)
-        for side, agg in (("lo", F.min), ("hi", F.max))
-    ]
+def merge_condition(primary_key: Sequence[str]) -> Column:
+    """Key equality only.
 
-
-def key_bounds(row: Row, primary_key: Sequence[str]) -> dict[str, tuple[Any, Any]]:
-    """The key range from a row holding :func:`key_bound_columns` (empty for an empty source)."""
-    return {
-        k: (row[f"_lo_{i}"], row[f"_hi_{i}"])
-        for i, k in enumerate(primary_key)
-        if row[f"_lo_{i}"] is not None
-    }
-
-
-def merge_condition(primary_key: Sequence[str], bounds: dict[str, tuple[Any, Any]] | None = None) -> Column:
-    """Key equality, plus the source's key range on the target so Delta skips files by min/max stats.
-
-    The range is implied by the equality for every row that can match, so it changes no result; it
-    only tells the MERGE which target files cannot contain a matching key. With key-clustered files
-    (OPTIMIZE … ZORDER BY key) a batch of recent keys then reads and rewrites only the newest files.
-    Bounds are literals (``F.lit``), never SQL text built from data.
+    Until 2026-11-27 the condition also carried the batch's key range on the target (``t.key BETWEEN
+    min AND max``) so Delta would skip files by their min/max statistics. Measured, it made every
+    MERGE slower (0.7-0.9x without it at 1k, 500k, 2M and 5M rows: docs/silver-processor.md,
+    "Key range"): the broadcast join that finds touched files reads only the key column, and only the
+    files holding matched keys are rewritten either way.
     """
-    condition = F.lit(True)
-    for k in primary_key:
+    condition = F.col(f"t.`{primary_key[0]}`") == F.col(f"s.`{primary_key[0]}`")
+    for k in primary_key[1:]:
         condition = condition & (F.col(f"t.`{k}`") == F.col(f"s.`{k}`"))
-    for k, (low, high) in (bounds or {}).items():
-        condition = condition & F.col(f"t.`{k}`").between(F.lit(low), F.lit(high))
     return condition
 
 
@@ -164,20 +144,18 @@ def merge_current(
     source: DataFrame,
     primary_key: Sequence[str],
     columns: Sequence[str],
-    bounds: dict[str, tuple[Any, Any]] | None = None,
     *,
     broadcast_source: bool = False,
 ) -> None:
     """One MERGE: newer deletes delete, newer upserts update, unknown keys are inserted.
 
-    ``bounds`` (from :func:`key_bounds`) restricts the target scan to the source's key range.
     ``broadcast_source`` (for batches known to be small) lets the MERGE find the touched files with a
     broadcast join instead of shuffling the target's rows; the target itself is never broadcast.
     """
     from delta.tables import DeltaTable
 
     target = DeltaTable.forPath(spark, for_spark(uri))
-    on = merge_condition(primary_key, bounds)
+    on = merge_condition(primary_key)
     if broadcast_source:
         source = F.broadcast(source)
     assignments: dict[str, str | Column] = {f"`{c}`": f"s.`{c}`" for c in (*columns, *SILVER_META)}

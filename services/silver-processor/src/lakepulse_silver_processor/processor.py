@@ -207,7 +207,6 @@ class SilverProcessor:
         counts = latest.agg(
             F.sum(F.when(F.col("_op") == "d", 1).otherwise(0)).alias("deletes"),
             F.count("*").alias("all"),
-            *merge.key_bound_columns(schema.primary_key),
         ).first()
         assert counts is not None
         stats.deletes = int(counts["deletes"] or 0)
@@ -227,7 +226,6 @@ class SilverProcessor:
         if truncates:
             merge.truncate_current(self.spark, silver_uri, truncates[-1].lsn)
         source = merge.silver_rows(latest, columns, end)
-        bounds = merge.key_bounds(counts, schema.primary_key)
         small = int(counts["all"]) <= self.settings.merge_broadcast_max_rows
 
         def merge_into_current() -> None:
@@ -240,7 +238,6 @@ class SilverProcessor:
                     source,
                     schema.primary_key,
                     columns,
-                    bounds,
                     broadcast_source=small,
                 )
 
