@@ -123,8 +123,8 @@ def run(
         for i in range(batches + 1):  # the first batch warms the JVM up and is not counted
             source = _batch(spark, batch_size, existing, next_id, i * batch_size, keys, rng).localCheckpoint()
             started = time.monotonic()
-            small = batch_size <= processor.settings.merge_broadcast_max_rows
-            merge.merge_current(spark, uri, source, schema.primary_key, columns, broadcast_source=small)
+            broadcast = processor.broadcasts_merge_source(batch_size, uri)
+            merge.merge_current(spark, uri, source, schema.primary_key, columns, broadcast_source=broadcast)
             elapsed = time.monotonic() - started
             next_id += int(batch_size * 0.2)
             if i:

@@ -254,3 +254,17 @@ def test_incompatible_change_pauses_the_table(
     assert processor.metrics.paused.labels("customers")._value.get() == 1
     assert processor.applied_version("customers") == -1
     assert processor.apply("customers") == []  # stays paused until restarted with a fixed schema
+
+
+def test_merge_source_is_broadcast_only_into_a_target_above_the_size_threshold(
+    processor: SilverProcessor, bronze: Bronze
+) -> None:
+    bronze.append("customers", [upsert(100, cust(1), CUSTOMER_KEY, op="c")])
+    processor.apply("customers", 0)
+    uri = processor.uri("customers")
+    size = lake.size_in_bytes(processor.spark, uri)
+    assert size > 0  # the one data file
+    assert not processor.broadcasts_merge_source(10, uri)  # far below the default 4 MiB
+    processor.settings = processor.settings.model_copy(update={"merge_broadcast_min_target_bytes": size - 1})
+    assert processor.broadcasts_merge_source(10, uri)
+    assert not processor.broadcasts_merge_source(processor.settings.merge_broadcast_max_rows + 1, uri)

@@ -39,6 +39,12 @@ class SilverSettings(BaseModel):
         ge=0,
         description="MERGE sources up to this many rows are broadcast (no shuffle of the target)",
     )
+    merge_broadcast_min_target_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=0,
+        description="...but only into targets larger than this: a MERGE into one or two files shuffles"
+        " faster than it broadcasts (measured 0.8x at 50k and 200k rows, 1.1x at 500k)",
+    )
     optimize_every_commits: int = Field(
         default=100, ge=0, description="compact a table after this many silver commits; 0 disables"
     )

@@ -54,6 +54,11 @@ def table_property(spark: SparkSession, uri: str, key: str) -> str | None:
     return str(found.get()) if found.isDefined() else None
 
 
+def size_in_bytes(spark: SparkSession, uri: str) -> int:
+    """The table's data size (the sum of its files), from the snapshot a MERGE into it reuses."""
+    return int(delta_log.snapshot(spark, uri).sizeInBytes())
+
+
 def data_schema(spark: SparkSession, uri: str) -> T.StructType:
     """The table schema without partition columns: what its Parquet files hold."""
     snapshot = delta_log.snapshot(spark, uri)

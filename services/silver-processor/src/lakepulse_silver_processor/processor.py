@@ -65,6 +65,17 @@ class SilverProcessor:
     def uri(self, table: str) -> str:
         return self.tables.uri(table)
 
+    def broadcasts_merge_source(self, source_rows: int, uri: str) -> bool:
+        """Whether a MERGE of ``source_rows`` into the table at ``uri`` broadcasts its source.
+
+        Broadcasting spares the join that finds the touched files a shuffle of the target's keys,
+        which pays only when the target is larger than a file or two (docs/silver-processor.md, Layout).
+        """
+        settings = self.settings
+        return source_rows <= settings.merge_broadcast_max_rows and (
+            lake.size_in_bytes(self.spark, uri) > settings.merge_broadcast_min_target_bytes
+        )
+
     def applied_version(self, table: str) -> int:
         return lake.applied_version(self.spark, self.uri(table), silver_app_id(table))
 
@@ -226,7 +237,7 @@ class SilverProcessor:
         if truncates:
             merge.truncate_current(self.spark, silver_uri, truncates[-1].lsn)
         source = merge.silver_rows(latest, columns, end)
-        small = int(counts["all"]) <= self.settings.merge_broadcast_max_rows
+        broadcast = self.broadcasts_merge_source(int(counts["all"]), silver_uri)
 
         def merge_into_current() -> None:
             # The MERGE rewrites whole target files (up to ``target_file_size_bytes`` each) however
@@ -238,7 +249,7 @@ class SilverProcessor:
                     source,
                     schema.primary_key,
                     columns,
-                    broadcast_source=small,
+                    broadcast_source=broadcast,
                 )
 
         if end > start:
