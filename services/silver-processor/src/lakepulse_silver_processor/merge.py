@@ -128,7 +128,7 @@ def merge_condition(primary_key: Sequence[str]) -> Column:
 
     Until 2026-11-27 the condition also carried the batch's key range on the target (``t.key BETWEEN
     min AND max``) so Delta would skip files by their min/max statistics. Measured, it made every
-    MERGE slower (0.7-0.9x without it at 1k, 500k, 2M and 5M rows: docs/silver-processor.md,
+    MERGE slower (0.7-0.9x without it at 500k, 2M and 5M rows: docs/silver-processor.md,
     "Key range"): a range that changes per batch is new generated code to compile each time, while the
     broadcast join that finds touched files reads only the key column, and only the files holding
     matched keys are rewritten either way.
