@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pyspark.sql import functions as F
 
@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 
 MAX_CONCURRENT_WRITES = 4
 
+T = TypeVar("T")
+
 
 def today_utc() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
@@ -70,17 +72,17 @@ def sql_literals(values: Iterable[Any]) -> str:
     return ", ".join(parts)
 
 
-def run_concurrently(*writes: Callable[[], object]) -> None:
-    """Run independent table writes as concurrent Spark jobs; re-raise the first failure after all end.
+def run_concurrently(*steps: Callable[[], T]) -> list[T]:
+    """Run independent steps (table writes, small reads) as concurrent Spark jobs; their results in
+    order, or the first failure re-raised after all ended.
 
     Each write targets its own table, so the Delta commits cannot conflict; what overlaps is the
-    driver's planning and log I/O, which dominate small incremental writes.
+    driver's planning and log I/O, which dominate small incremental jobs.
     """
-    with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_WRITES, thread_name_prefix="gold-write") as pool:
-        futures = [pool.submit(write) for write in writes]
+    with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_WRITES, thread_name_prefix="gold-step") as pool:
+        futures = [pool.submit(step) for step in steps]
         wait(futures)
-    for future in futures:
-        future.result()
+    return [future.result() for future in futures]
 
 
 def warm_committed(warmer: SnapshotWarmer, lake_root: str, tables: Iterable[str]) -> None:

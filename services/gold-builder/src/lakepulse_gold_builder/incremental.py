@@ -15,12 +15,13 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from lakepulse_common.spark import interpreted_expressions
+from lakepulse_common.spark import interpreted_expressions, materialize_on_disk, release_materialized
 from lakepulse_gold_builder import facts, lakeio, marts
 from lakepulse_gold_builder.build import (
     BuildReport,
@@ -55,6 +56,7 @@ from lakepulse_gold_builder.tables import (
     FACT_SALES_LINE,
     OPERATIONAL_REPORTS,
     SALES_METRICS,
+    GoldTable,
     table_exists,
 )
 
@@ -69,12 +71,19 @@ _SINCE = T.StructType([T.StructField("id", T.LongType(), False), T.StructField("
 
 
 def read_changes(spark: SparkSession, snapshot: SilverSnapshot, previous: dict[str, int]) -> SilverChanges:
-    rows: dict[str, list[Mapping[str, Any]]] = {}
-    for table, version in snapshot.versions.items():
-        if table in KEY_COLUMNS and version != previous.get(table):
-            changed = changed_keys(spark, snapshot.lake_root, table, previous[table], version)
-            if changed:
-                rows[table] = list(changed)
+    """The changed keys of every silver table whose version moved; the tables' change feeds are read
+    as concurrent Spark jobs (each a few rows: the jobs' fixed costs overlap)."""
+    moved = [t for t, v in snapshot.versions.items() if t in KEY_COLUMNS and v != previous.get(t)]
+
+    def keys_of(table: str) -> Callable[[], list[dict[str, Any]]]:
+        return lambda: changed_keys(
+            spark, snapshot.lake_root, table, previous[table], snapshot.versions[table]
+        )
+
+    found = run_concurrently(*(keys_of(table) for table in moved))
+    rows: dict[str, list[Mapping[str, Any]]] = {
+        t: list(keys) for t, keys in zip(moved, found, strict=True) if keys
+    }
     return SilverChanges(rows=rows, history_tables=frozenset(t for t in HISTORY_TABLES if snapshot.has(t)))
 
 
@@ -99,25 +108,30 @@ def _orders_since(
 
 def expand(spark: SparkSession, snapshot: SilverSnapshot, impact: Impact) -> None:
     """Second-order impact, from the pinned silver snapshot: re-keyed orders, and the dates, customers
-    and items of every affected order."""
+    and items of every affected order. The look-ups of each step run as concurrent Spark jobs."""
     orders, lines = snapshot.table("orders"), snapshot.table("order_lines")
-    for order_id, _, _ in _orders_since(spark, orders, None, "customer_id", impact.rekey_customers):
-        impact.order_ids.add(order_id)
-    for order_id, _, _ in _orders_since(spark, orders, lines, "stock_item_id", impact.rekey_items):
-        impact.order_ids.add(order_id)
-    regrouped = {c: dt.date.min for c in impact.regrouped_customers}
-    for _, _, day in _orders_since(spark, orders, None, "customer_id", regrouped):
-        impact.order_dates.add(day)
-    regrouped_items = {i: dt.date.min for i in impact.regrouped_items}
-    for _, _, day in _orders_since(spark, orders, lines, "stock_item_id", regrouped_items):
-        impact.order_dates.add(day)
+    rekeyed_by_customer, rekeyed_by_item, regrouped_by_customer, regrouped_by_item = run_concurrently(
+        lambda: _orders_since(spark, orders, None, "customer_id", impact.rekey_customers),
+        lambda: _orders_since(spark, orders, lines, "stock_item_id", impact.rekey_items),
+        lambda: _orders_since(
+            spark, orders, None, "customer_id", dict.fromkeys(impact.regrouped_customers, dt.date.min)
+        ),
+        lambda: _orders_since(
+            spark, orders, lines, "stock_item_id", dict.fromkeys(impact.regrouped_items, dt.date.min)
+        ),
+    )
+    impact.order_ids |= {order_id for order_id, _, _ in (*rekeyed_by_customer, *rekeyed_by_item)}
+    impact.order_dates |= {day for _, _, day in (*regrouped_by_customer, *regrouped_by_item)}
     if impact.order_ids:
         ids = sql_literals(impact.order_ids)
-        for row in orders.where(f"order_id IN ({ids})").select("customer_id", "order_date").collect():
+        affected_orders, affected_items = run_concurrently(
+            lambda: orders.where(f"order_id IN ({ids})").select("customer_id", "order_date").collect(),
+            lambda: lines.where(f"order_id IN ({ids})").select("stock_item_id").distinct().collect(),
+        )
+        for row in affected_orders:
             impact.customers.add(row["customer_id"])
             impact.order_dates.add(row["order_date"])
-        items = lines.where(f"order_id IN ({ids})").select("stock_item_id").distinct().collect()
-        impact.items |= {row["stock_item_id"] for row in items}
+        impact.items |= {row["stock_item_id"] for row in affected_items}
 
 
 def incremental_update(
@@ -240,28 +254,103 @@ def apply_impact(
         )
     fact = load(FACT_SALES_LINE.uri(lake_root))
     sales = marts.sales_with_current_attributes(fact, dims.customer, dims.stock_item)
+    all_customers = _customer_analytics_outdated(spark, lake_root, as_of)
+    reads = mart_reads(impact, all_customers=all_customers)
+    # Each mart reads a slice of the fact: the union of the slices is read and joined to the
+    # dimensions once, and kept on local disk while the marts filter it (docs/gold-builder.md).
+    sliced = (
+        materialize_on_disk(sales.where(" OR ".join(f"({p})" for p in reads.values()))) if reads else None
+    )
+    sales_lines = SalesLines(every=sales, sliced=sliced, reads=reads, all_customers=all_customers)
+    try:
+        run_concurrently(*_mart_writes(spark, lake_root, snapshot, impact, writer, as_of, dims, sales_lines))
+    finally:
+        if sliced is not None:
+            release_materialized(sliced)
 
-    mart_writes: list[Callable[[], object]] = [
-        lambda: _update_customer_analytics(spark, lake_root, writer, sales, dims, impact, as_of)
-    ]
+
+@dataclass(frozen=True)
+class SalesLines:
+    """The sales lines one build's marts read.
+
+    ``every``: all lines (a mart rewritten whole); ``sliced``: the materialized lines that some
+    predicate of ``reads`` (mart name → predicate) selects; ``all_customers``: customer_analytics is
+    rewritten whole.
+    """
+
+    every: DataFrame
+    sliced: DataFrame | None
+    reads: dict[str, str]
+    all_customers: bool
+
+    def of(self, table: GoldTable) -> DataFrame:
+        if self.sliced is None or table.name not in self.reads:
+            raise KeyError(f"no slice of the sales lines was read for {table.name}")
+        return self.sliced.where(self.reads[table.name])
+
+
+def mart_reads(impact: Impact, *, all_customers: bool) -> dict[str, str]:
+    """The fact lines each incrementally updated mart reads, as SQL predicates on the sales lines.
+
+    ``all_customers``: customer_analytics is rewritten whole from the unfiltered fact (a new day), so it
+    reads no slice.
+    """
+    reads: dict[str, str] = {}
     if impact.order_dates:
         days = impact.order_dates
-        # The month list prunes the fact's order_month partitions; the day list picks the rows.
+        # The month lists prune the fact's order_month partitions; the day list picks the rows.
         day_months = {day.replace(day=1) for day in days}
-        mart_writes.append(
+        reads[FACT_SALES.name] = f"{_dates_in('order_month', day_months)} AND {_dates_in('order_date', days)}"
+        _, _, read_months = metric_periods(days)
+        reads[SALES_METRICS.name] = _dates_in("order_month", read_months)
+    if impact.customers and not all_customers:
+        reads[CUSTOMER_ANALYTICS.name] = f"customer_id IN ({sql_literals(impact.customers)})"
+    if impact.items:
+        reads[OPERATIONAL_REPORTS.name] = f"stock_item_id IN ({sql_literals(impact.items)})"
+    return reads
+
+
+def _mart_writes(
+    spark: SparkSession,
+    lake_root: str,
+    snapshot: SilverSnapshot,
+    impact: Impact,
+    writer: GoldWriter,
+    as_of: dt.date,
+    dims: GoldDimensions,
+    lines: SalesLines,
+) -> list[Callable[[], object]]:
+    """One write per mart the impact touches (each a function for :func:`run_concurrently`)."""
+    writes: list[Callable[[], object]] = []
+    if lines.all_customers:
+        writes.append(
+            lambda: writer.overwrite(
+                marts.customer_analytics(lines.every, dims.customer, as_of), CUSTOMER_ANALYTICS
+            )
+        )
+    elif impact.customers:
+        writes.append(
             lambda: writer.replace_where(
-                marts.fact_sales(
-                    sales.where(_dates_in("order_month", day_months)).where(_dates_in("order_date", days))
-                ),
+                marts.customer_analytics(lines.of(CUSTOMER_ANALYTICS), dims.customer, as_of),
+                CUSTOMER_ANALYTICS,
+                lines.reads[CUSTOMER_ANALYTICS.name],
+                {"customer_id": impact.customers},
+            )
+        )
+    if impact.order_dates:
+        days = impact.order_dates
+        writes.append(
+            lambda: writer.replace_where(
+                marts.fact_sales(lines.of(FACT_SALES)),
                 FACT_SALES,
                 _dates_in("order_date", days),
                 {"order_date": days},
             )
         )
-        target_days, target_months, read_months = metric_periods(days)
-        mart_writes.append(
+        target_days, target_months, _ = metric_periods(days)
+        writes.append(
             lambda: writer.replace_where(
-                marts.sales_metrics(sales.where(_dates_in("order_month", read_months)), sorted(target_days)),
+                marts.sales_metrics(lines.of(SALES_METRICS), sorted(target_days)),
                 SALES_METRICS,
                 f"(period = 'day' AND {_dates_in('period_start', target_days)})"
                 f" OR (period = 'month' AND {_dates_in('period_start', target_months)})",
@@ -273,16 +362,16 @@ def apply_impact(
         report = marts.operational_reports(
             snapshot.table("stock_item_holdings").where(f"stock_item_id IN ({items})"),
             dims.stock_item,
-            fact.where(f"stock_item_id IN ({items})"),
+            lines.of(OPERATIONAL_REPORTS),
         )
-        mart_writes.append(
+        writes.append(
             lambda: writer.replace_where(
                 report, OPERATIONAL_REPORTS, f"stock_item_id IN ({items})", {"stock_item_id": impact.items}
             )
         )
     if impact.inventory or _snapshot_missing(spark, lake_root, as_of):
-        mart_writes.append(lambda: write_inventory_snapshot(writer, snapshot, dims.stock_item, as_of))
-    run_concurrently(*mart_writes)
+        writes.append(lambda: write_inventory_snapshot(writer, snapshot, dims.stock_item, as_of))
+    return writes
 
 
 def _extend_dim_date(
@@ -301,29 +390,11 @@ def _extend_dim_date(
     writer.overwrite(date_dimension(spark, snapshot.table("orders"), as_of), DIM_DATE)
 
 
-def _update_customer_analytics(
-    spark: SparkSession,
-    lake_root: str,
-    writer: GoldWriter,
-    sales: DataFrame,
-    dims: GoldDimensions,
-    impact: Impact,
-    as_of: dt.date,
-) -> None:
+def _customer_analytics_outdated(spark: SparkSession, lake_root: str, as_of: dt.date) -> bool:
     """Recency depends on ``as_of``: on a new day every customer is recomputed, otherwise the affected."""
     uri = CUSTOMER_ANALYTICS.uri(lake_root)
     stored = lakeio.first_value(spark, uri, "as_of_date") if table_exists(spark, uri) else None
-    if stored is not None and stored != as_of:
-        writer.overwrite(marts.customer_analytics(sales, dims.customer, as_of), CUSTOMER_ANALYTICS)
-        return
-    if impact.customers:
-        ids = sql_literals(impact.customers)
-        writer.replace_where(
-            marts.customer_analytics(sales.where(f"customer_id IN ({ids})"), dims.customer, as_of),
-            CUSTOMER_ANALYTICS,
-            f"customer_id IN ({ids})",
-            {"customer_id": impact.customers},
-        )
+    return stored is not None and stored != as_of
 
 
 def _snapshot_missing(spark: SparkSession, lake_root: str, as_of: dt.date) -> bool:
