@@ -214,7 +214,8 @@ def apply_impact(
     writer: GoldWriter,
     as_of: dt.date,
 ) -> None:
-    """Dimensions, then the order-line fact, then the marts — writes within a step run concurrently."""
+    """Dimensions, then the order-line fact and the inventory snapshot, then the marts — writes within
+    a step run concurrently."""
     load = spark.read.format("delta").load
     dimension_writes: list[Callable[[], object]] = [
         lambda: _extend_dim_date(spark, writer, lake_root, snapshot, impact, as_of)
@@ -235,6 +236,8 @@ def apply_impact(
     run_concurrently(*dimension_writes)
     dims = GoldDimensions.read(spark, lake_root)
 
+    # The inventory snapshot reads no fact: it is written alongside the fact, not queued behind the marts.
+    fact_step: list[Callable[[], object]] = []
     if impact.order_ids:
         ids = sql_literals(impact.order_ids)
         orders = snapshot.table("orders").where(f"order_id IN ({ids})")
@@ -246,12 +249,17 @@ def apply_impact(
             if months
             else f"order_id IN ({ids})"
         )
-        writer.replace_where(
-            facts.fact_sales_line(orders, lines, dims.customer, dims.stock_item),
-            FACT_SALES_LINE,
-            predicate,
-            {"order_id": impact.order_ids},
+        fact_step.append(
+            lambda: writer.replace_where(
+                facts.fact_sales_line(orders, lines, dims.customer, dims.stock_item),
+                FACT_SALES_LINE,
+                predicate,
+                {"order_id": impact.order_ids},
+            )
         )
+    if impact.inventory or _snapshot_missing(spark, lake_root, as_of):
+        fact_step.append(lambda: write_inventory_snapshot(writer, snapshot, dims.stock_item, as_of))
+    run_concurrently(*fact_step)
     fact = load(FACT_SALES_LINE.uri(lake_root))
     sales = marts.sales_with_current_attributes(fact, dims.customer, dims.stock_item)
     all_customers = _customer_analytics_outdated(spark, lake_root, as_of)
@@ -369,8 +377,6 @@ def _mart_writes(
                 report, OPERATIONAL_REPORTS, f"stock_item_id IN ({items})", {"stock_item_id": impact.items}
             )
         )
-    if impact.inventory or _snapshot_missing(spark, lake_root, as_of):
-        writes.append(lambda: write_inventory_snapshot(writer, snapshot, dims.stock_item, as_of))
     return writes
 
 
