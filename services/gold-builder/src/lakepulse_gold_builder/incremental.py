@@ -271,7 +271,7 @@ def apply_impact(
     )
     sales_lines = SalesLines(every=sales, sliced=sliced, reads=reads, all_customers=all_customers)
     try:
-        run_concurrently(*_mart_writes(spark, lake_root, snapshot, impact, writer, as_of, dims, sales_lines))
+        run_concurrently(*_mart_writes(snapshot, impact, writer, as_of, dims, sales_lines))
     finally:
         if sliced is not None:
             release_materialized(sliced)
@@ -319,8 +319,6 @@ def mart_reads(impact: Impact, *, all_customers: bool) -> dict[str, str]:
 
 
 def _mart_writes(
-    spark: SparkSession,
-    lake_root: str,
     snapshot: SilverSnapshot,
     impact: Impact,
     writer: GoldWriter,
