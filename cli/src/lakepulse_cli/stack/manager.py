@@ -27,6 +27,10 @@ from lakepulse_common.settings import LakePulseSettings
 log = logging.getLogger(__name__)
 
 INFRASTRUCTURE = ("postgres", "kafka")
+# supervisord starts lower priorities first and stops them last: Postgres, then Kafka, then the services
+# (services.SERVICES_PRIORITY), so a stopping service can still commit offsets and announce its batch.
+POSTGRES_PRIORITY = 100
+KAFKA_PRIORITY = 200
 
 
 @dataclass
@@ -89,11 +93,18 @@ class Stack:
             Program(
                 name="postgres",
                 command=postgres.server_command(settings, pg_dir),
+                priority=POSTGRES_PRIORITY,
                 user=postgres.run_as_user(),
                 stop_signal="INT",  # "fast" shutdown: roll back open transactions, checkpoint, exit
                 stop_wait_s=60,
             ),
-            Program(name="kafka", command=kafka.server_command(settings), stop_signal="TERM", stop_wait_s=90),
+            Program(
+                name="kafka",
+                command=kafka.server_command(settings),
+                priority=KAFKA_PRIORITY,
+                stop_signal="TERM",
+                stop_wait_s=90,
+            ),
             *self.services,
         ]
 

@@ -9,8 +9,11 @@ from pathlib import Path
 from lakepulse_cli.stack.supervisor import Program
 from lakepulse_common.settings import LakePulseSettings
 
-# Start order matters only for readiness, not correctness: every stage waits on its inputs.
+# Start order matters only for readiness (every stage waits on its inputs); stop order for a clean
+# exit: supervisord stops higher priorities first, so the services stop (API first, source last)
+# while Postgres and Kafka, below SERVICES_PRIORITY, are still up for their final commits.
 SERVICES = ("cdc-emitter", "bronze-writer", "silver-processor", "gold-builder", "control-api")
+SERVICES_PRIORITY = 300
 
 
 def console_script(service: str) -> Path:
@@ -32,6 +35,7 @@ def service_programs(settings: LakePulseSettings, services: tuple[str, ...] = SE
             Program(
                 name=service,
                 command=[str(script)],
+                priority=SERVICES_PRIORITY + 10 * SERVICES.index(service),
                 stop_signal="TERM",
                 stop_wait_s=120,  # a Spark stage finishes its micro-batch and commits before exiting
                 start_s=5,

@@ -1,7 +1,8 @@
 """supervisord as the local stack's process supervisor: config rendering and control.
 
 supervisord (a well-kept, widely used supervisor) daemonises, restarts crashed programs
-(``autorestart``), stops whole process groups and keeps per-program logs under the state dir.
+(``autorestart``), stops each program through its main process (killing its whole process group
+only when it overstays ``stopwaitsecs``) and keeps per-program logs under the state dir.
 """
 
 from __future__ import annotations
@@ -28,8 +29,12 @@ _MAX_SOCKET_PATH = 100  # AF_UNIX paths are limited to 107 bytes
 
 @dataclass(frozen=True)
 class Program:
+    """One supervised program. ``priority`` orders start-up (lower first) and shutdown (lower last):
+    the stores a service needs stay up until every service has stopped."""
+
     name: str
     command: Sequence[str]
+    priority: int = 999
     user: str | None = None
     stop_signal: str = "TERM"
     stop_wait_s: int = 60
@@ -89,13 +94,18 @@ def render_config(settings: LakePulseSettings, programs: Sequence[Program]) -> s
         lines += [
             f"[program:{program.name}]",
             f"command={shlex.join(program.command)}",
+            f"priority={program.priority}",
             "autostart=true",
             "autorestart=true",
             f"startsecs={program.start_s}",
             "startretries=5",
             f"stopsignal={program.stop_signal}",
             f"stopwaitsecs={program.stop_wait_s}",
-            "stopasgroup=true",
+            # The stop signal goes to the program's own process only: it owns its children's shutdown
+            # (a Spark service stops its query and SparkContext, then its pyspark JVM exits; the
+            # postmaster stops its backends). Signalling the whole group would kill the JVM under a
+            # service still finishing its batch. Only the SIGKILL after stopwaitsecs hits the group.
+            "stopasgroup=false",
             "killasgroup=true",
             "redirect_stderr=true",
             f"stdout_logfile={logs / (program.name + '.log')}",

@@ -117,6 +117,7 @@ def serve(settings: GoldBuilderSettings, publisher: Publisher, spark: SparkSessi
         heartbeater.stop()
         heartbeat_producer.flush(5)
         consumer.close()
+    log.info("gold builder stopped (%s)", shutdown.signal_name or "requested")
 
 
 if __name__ == "__main__":
