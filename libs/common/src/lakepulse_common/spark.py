@@ -114,6 +114,20 @@ def java_class(spark: SparkSession, fqn: str) -> Any:
     return JavaClass(fqn, gateway._gateway_client)
 
 
+# Loggers whose warnings are expected on every batch, so they are logged at ERROR only:
+_EXPECTED_WARNINGS = (
+    # A broadcast hint on a MERGE source is used by the join that finds touched files and logged as
+    # "not supported" by the outer join that rewrites them, once per MERGE.
+    "org.apache.spark.sql.catalyst.analysis.HintErrorLogger",
+    # Delta merges a change-feed read's options into a case-insensitive map that already holds them
+    # ("Converting duplicated key readChangeFeed"), three lines per read.
+    "org.apache.spark.sql.util.CaseInsensitiveStringMap",
+    # materialize_on_disk truncates lineage on purpose ("was locally checkpointed ... cannot be
+    # recomputed after unpersisting").
+    "org.apache.spark.rdd.MapPartitionsRDD",
+)
+
+
 def build_spark_session(settings: LakePulseSettings, app_name: str) -> SparkSession:
     """Get or create the process's SparkSession. Call once per process and keep it."""
     from pyspark.sql import SparkSession
@@ -128,13 +142,11 @@ def build_spark_session(settings: LakePulseSettings, app_name: str) -> SparkSess
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
-    # A broadcast hint on a MERGE source is used by the join that finds touched files and logged as
-    # "not supported" by the outer join that rewrites them, once per MERGE: expected, so not a warning.
-    java_class(session, "org.apache.logging.log4j.core.config.Configurator").setLevel(
-        "org.apache.spark.sql.catalyst.analysis.HintErrorLogger",
-        java_class(session, "org.apache.logging.log4j.Level").ERROR,
-    )
+    configurator = java_class(session, "org.apache.logging.log4j.core.config.Configurator")
+    for logger in _EXPECTED_WARNINGS:
+        configurator.setLevel(logger, java_class(session, "org.apache.logging.log4j.Level").ERROR)
     return session
+
 
 
 _COMMITTED_LOG_ENTRY = re.compile(r"^(\d{20}\.(json|checkpoint\..*)|_last_checkpoint)$")
