@@ -172,6 +172,8 @@ def demo_command(
             state = _drain(drain, watcher, live, rates, "workload done → gold", drain_timeout, shutdown)
             if not state.done:
                 console.print(f"[yellow]gold has not caught up yet ({state.describe()})[/]")
+    if not console.is_terminal:
+        console.line()  # rich leaves the last frame of a non-terminal Live without its line end
     watcher.stop()
 
     if shutdown.requested:

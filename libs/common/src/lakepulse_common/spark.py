@@ -148,7 +148,6 @@ def build_spark_session(settings: LakePulseSettings, app_name: str) -> SparkSess
     return session
 
 
-
 _COMMITTED_LOG_ENTRY = re.compile(r"^(\d{20}\.(json|checkpoint\..*)|_last_checkpoint)$")
 
 
