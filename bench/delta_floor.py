@@ -10,7 +10,13 @@ LakePulse does (key ranges, markers, history, metadata columns) is in it:
 * ``delta_append`` — appending one row (write job, statistics, optimistic commit);
 * ``delta_merge`` — ``DeltaTable.merge`` of one changed row into a one-row table
   (``whenMatchedUpdateAll`` / ``whenNotMatchedInsertAll``), change data feed off;
-* ``delta_merge_cdf`` — the same with the change data feed on (silver's tables have it: gold reads it).
+* ``delta_merge_cdf`` — the same with the change data feed on (silver's tables have it: gold reads it);
+* ``delta_replace_where`` — overwriting the one row with ``replaceWhere`` (gold's incremental write);
+* ``gold_write_chain`` — the least a Spark-based incremental gold build must write for a batch of
+  new orders, each write one row into its own one-row table: the order lines appended to the fact,
+  then the four sales marts (``fact_sales``, ``sales_metrics``, ``customer_analytics``,
+  ``operational_reports``) replaced concurrently — the marts aggregate the fact, so they follow it.
+  No dimension, no inventory snapshot, no computation: gold's incremental target is compared with it.
 
 Each is run ``--warmup`` times untimed, then ``--repeat`` times timed; p50 / p95 / min are reported.
 A stage whose target lies below the matching floor cannot meet it with this engine on this machine.
@@ -25,6 +31,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +42,16 @@ from pyspark.sql import SparkSession
 from lakepulse_common.settings import LakePulseSettings
 from lakepulse_common.spark import build_spark_session
 
-OPERATIONS = ("spark_job", "delta_read", "delta_append", "delta_merge", "delta_merge_cdf")
+OPERATIONS = (
+    "spark_job",
+    "delta_read",
+    "delta_append",
+    "delta_merge",
+    "delta_merge_cdf",
+    "delta_replace_where",
+    "gold_write_chain",
+)
+GOLD_SALES_MARTS = 4
 
 
 def percentile(timings: list[float], q: float) -> float:
@@ -92,11 +108,34 @@ def merge_one_row(spark: SparkSession, uri: str) -> Callable[[int], object]:
     return run
 
 
+def replace_one_row(spark: SparkSession, uri: str, i: int) -> None:
+    row = spark.createDataFrame([(1, f"v{i}", i + 1)], "id LONG, value STRING, version LONG")
+    row.write.format("delta").mode("overwrite").option("replaceWhere", "id = 1").save(uri)
+
+
+def gold_write_chain(spark: SparkSession, workdir: Path) -> Callable[[int], object]:
+    fact = one_row_table(spark, workdir / "chain_fact", change_data_feed=False)
+    marts = [
+        one_row_table(spark, workdir / f"chain_mart_{k}", change_data_feed=False)
+        for k in range(GOLD_SALES_MARTS)
+    ]
+
+    def run(i: int) -> None:
+        line = spark.createDataFrame([(i + 2, "b", 0)], "id LONG, value STRING, version LONG")
+        line.write.format("delta").mode("append").save(fact)
+        with ThreadPoolExecutor(GOLD_SALES_MARTS) as pool:
+            for done in [pool.submit(replace_one_row, spark, uri, i) for uri in marts]:
+                done.result()
+
+    return run
+
+
 def measure(spark: SparkSession, workdir: Path, warmup: int, repeat: int) -> dict[str, Any]:
     read_uri = one_row_table(spark, workdir / "read", change_data_feed=False)
     append_uri = one_row_table(spark, workdir / "append", change_data_feed=False)
     merge_uri = one_row_table(spark, workdir / "merge", change_data_feed=False)
     merge_cdf_uri = one_row_table(spark, workdir / "merge_cdf", change_data_feed=True)
+    replace_uri = one_row_table(spark, workdir / "replace_where", change_data_feed=False)
 
     def append(i: int) -> None:
         row = spark.createDataFrame([(i + 2, "b", 0)], "id LONG, value STRING, version LONG")
@@ -108,6 +147,8 @@ def measure(spark: SparkSession, workdir: Path, warmup: int, repeat: int) -> dic
         "delta_append": append,
         "delta_merge": merge_one_row(spark, merge_uri),
         "delta_merge_cdf": merge_one_row(spark, merge_cdf_uri),
+        "delta_replace_where": lambda i: replace_one_row(spark, replace_uri, i),
+        "gold_write_chain": gold_write_chain(spark, workdir),
     }
     results: dict[str, Any] = {}
     for name in OPERATIONS:

@@ -31,6 +31,7 @@ RESULTS = {
         "status": "ok",
         "delta_merge_cdf": {"p50_s": 1.1, "p95_s": 1.4},
         "delta_append": {"p50_s": 0.3, "p95_s": 0.4},
+        "gold_write_chain": {"p50_s": 2.2, "p95_s": 2.4},
     },
     "gold": {"status": "ok", "incremental_p95_s": 6.0},
     "freshness": {
@@ -53,6 +54,7 @@ def test_ratios_compare_with_baselines_of_the_same_run():
         "cdc_vs_kafka_produce_ceiling": 0.25,
         "silver_merge_p95_vs_delta_merge_floor": 1.0,
         "gold_incremental_p95_vs_delta_append_floor": 15.0,
+        "gold_incremental_p95_vs_gold_write_chain_floor": 2.5,
         "freshness_achieved_vs_requested_rate": 0.99,
     }
     assert ratios({})["bronze_tuned_vs_naive"] is None
@@ -71,6 +73,9 @@ def test_headline_rows_cover_the_issue_figures_and_skip_missing_stages():
     assert rows["Delta floor: one-row MERGE, change data feed on p95"] == ("1.4 s", "p50 1.1 s")
     assert rows["silver MERGE p95 (largest table) ÷ Delta one-row MERGE p95"][0] == "1"
     assert rows["gold incremental p95 ÷ Delta one-row append p95"][0] == "15"
+    assert rows["gold incremental p95 ÷ gold's write chain p95"][0] == "2.5"
+    chain = "Delta floor: gold's write chain (fact append, then 4 marts replaced concurrently) p95"
+    assert rows[chain] == ("2.4 s", "p50 2.2 s")
     assert "Delta floor: one-row MERGE p95" not in rows  # not measured in this run
     assert "gold full rebuild" not in rows  # the gold stage gave no full-rebuild figure
     silver = [figure for figure in rows if figure.startswith("silver MERGE p95 @")]
