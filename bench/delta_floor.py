@@ -108,6 +108,11 @@ def merge_one_row(spark: SparkSession, uri: str) -> Callable[[int], object]:
     return run
 
 
+def append_one_row(spark: SparkSession, uri: str, i: int) -> None:
+    row = spark.createDataFrame([(i + 2, "b", 0)], "id LONG, value STRING, version LONG")
+    row.write.format("delta").mode("append").save(uri)
+
+
 def replace_one_row(spark: SparkSession, uri: str, i: int) -> None:
     row = spark.createDataFrame([(1, f"v{i}", i + 1)], "id LONG, value STRING, version LONG")
     row.write.format("delta").mode("overwrite").option("replaceWhere", "id = 1").save(uri)
@@ -121,8 +126,7 @@ def gold_write_chain(spark: SparkSession, workdir: Path) -> Callable[[int], obje
     ]
 
     def run(i: int) -> None:
-        line = spark.createDataFrame([(i + 2, "b", 0)], "id LONG, value STRING, version LONG")
-        line.write.format("delta").mode("append").save(fact)
+        append_one_row(spark, fact, i)
         with ThreadPoolExecutor(GOLD_SALES_MARTS) as pool:
             for done in [pool.submit(replace_one_row, spark, uri, i) for uri in marts]:
                 done.result()
@@ -137,14 +141,10 @@ def measure(spark: SparkSession, workdir: Path, warmup: int, repeat: int) -> dic
     merge_cdf_uri = one_row_table(spark, workdir / "merge_cdf", change_data_feed=True)
     replace_uri = one_row_table(spark, workdir / "replace_where", change_data_feed=False)
 
-    def append(i: int) -> None:
-        row = spark.createDataFrame([(i + 2, "b", 0)], "id LONG, value STRING, version LONG")
-        row.write.format("delta").mode("append").save(append_uri)
-
     operations: dict[str, Callable[[int], object]] = {
         "spark_job": lambda _: spark.range(1).collect(),
         "delta_read": lambda _: spark.read.format("delta").load(read_uri).collect(),
-        "delta_append": append,
+        "delta_append": lambda i: append_one_row(spark, append_uri, i),
         "delta_merge": merge_one_row(spark, merge_uri),
         "delta_merge_cdf": merge_one_row(spark, merge_cdf_uri),
         "delta_replace_where": lambda i: replace_one_row(spark, replace_uri, i),

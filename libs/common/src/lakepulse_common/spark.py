@@ -143,8 +143,9 @@ def build_spark_session(settings: LakePulseSettings, app_name: str) -> SparkSess
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
     configurator = java_class(session, "org.apache.logging.log4j.core.config.Configurator")
+    error = java_class(session, "org.apache.logging.log4j.Level").ERROR
     for logger in _EXPECTED_WARNINGS:
-        configurator.setLevel(logger, java_class(session, "org.apache.logging.log4j.Level").ERROR)
+        configurator.setLevel(logger, error)
     return session
 
 
