@@ -33,7 +33,7 @@ from sqlalchemy import BigInteger, Boolean, Date, DateTime, Integer, Numeric
 import lakepulse_oltp.seeding as seeding
 from lakepulse_common.control_events import Layer
 from lakepulse_common.snapshot_warmer import SnapshotWarmer
-from lakepulse_common.spark import build_spark_session
+from lakepulse_common.spark import build_spark_session, release_unreachable_jvm_objects
 from lakepulse_common.storage import table_uri
 from lakepulse_gold_builder.build import full_rebuild, warm_committed
 from lakepulse_gold_builder.config import GoldBuilderSettings
@@ -171,6 +171,7 @@ def main() -> None:
                 timings.append(incremental.elapsed_s)
                 if warmer is not None:
                     warm_committed(warmer, lake_root, incremental.commits)
+                release_unreachable_jvm_objects()  # as the service does after each build
             if warmer is not None:
                 warmer.close()
         finally:
