@@ -45,6 +45,8 @@ STAGES: dict[str, list[str]] = {
     "floor": ["delta_floor"],
     "silver": ["silver_merge", "--sizes", "{silver_small}", "{silver_large}"],
     "gold": ["gold_build", "--scale", "{scale}"],
+    # Three bare Spark drivers as a bronze → silver → gold pipeline at the freshness rate: its baseline.
+    "pipeline": ["pipeline_floor", "--rate", "{rate}", "--duration", "{duration}"],
     # Last: it starts the services, which would compete for the cores with every other stage.
     "freshness": ["freshness", "--rate", "{rate}", "--duration", "{duration}", "--start-services"],
 }

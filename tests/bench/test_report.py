@@ -34,6 +34,12 @@ RESULTS = {
         "gold_write_chain": {"p50_s": 2.2, "p95_s": 2.4},
     },
     "gold": {"status": "ok", "incremental_p95_s": 6.0},
+    "pipeline": {
+        "status": "ok",
+        "rate": 1000.0,
+        "visibility_ms": {"p50": 3000, "p95": 4500, "p99": 5000},
+        "memory": {"total_peak": {"rss_mib": 3000.0, "pss_mib": 2800.0}},
+    },
     "freshness": {
         "rate_requested_tx_per_s": 1000.0,
         "achieved_tx_per_s": 990.0,
@@ -55,6 +61,7 @@ def test_ratios_compare_with_baselines_of_the_same_run():
         "silver_merge_p95_vs_delta_merge_floor": 1.0,
         "gold_incremental_p95_vs_delta_append_floor": 15.0,
         "gold_incremental_p95_vs_gold_write_chain_floor": 2.5,
+        "freshness_visibility_p95_vs_pipeline_floor": 2.0,
         "freshness_achieved_vs_requested_rate": 0.99,
     }
     assert ratios({})["bronze_tuned_vs_naive"] is None
@@ -69,6 +76,10 @@ def test_headline_rows_cover_the_issue_figures_and_skip_missing_stages():
     assert rows["silver MERGE p95 @ 2,000,000 rows"] == ("1.4 s", "target ≤ 1 s: missed")
     assert rows["freshness commit→gold p99 (per source tx)"] == ("11,000 ms", "at 1000 tx/s")
     assert rows["peak memory, whole stack"] == ("3,500 MiB PSS", "RSS sum 4,000 MiB")
+    floor = "at 1000 changes/s, 3 bare Spark drivers"
+    assert rows["pipeline floor commit→gold p95 (per change)"] == ("4,500 ms", floor)
+    assert rows["pipeline floor: peak memory of its three drivers"][0] == "2,800 MiB PSS"
+    assert rows["freshness p95 ÷ pipeline floor p95"][0] == "2"
     assert rows["peak RSS, bronze stage run"][0] == "1,500 MiB"
     assert rows["Delta floor: one-row MERGE, change data feed on p95"] == ("1.4 s", "p50 1.1 s")
     assert rows["silver MERGE p95 (largest table) ÷ Delta one-row MERGE p95"][0] == "1"
