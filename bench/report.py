@@ -228,6 +228,18 @@ def headline_rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                 at,
             )
         )
+    rows += [
+        (
+            "SQL on a gold mart p50 (slowest of the stage's queries)",
+            number(get(r, "sql", "mart_query_p50_ms"), "ms"),
+            _target(get(r, "sql", "mart_query_p50_ms"), 100.0, "ms"),
+        ),
+        (
+            "`lakepulse sql` whole command p50",
+            number(get(r, "sql", "command", "p50_ms"), "ms"),
+            "new process: Python start and imports included",
+        ),
+    ]
     for service, peak in sorted((get(r, "freshness", "memory", "per_service_peak") or {}).items()):
         rows.append(
             (f"peak RSS {service}", number(peak.get("rss_mib"), "MiB"), f"PSS {number(peak.get('pss_mib'))}")

@@ -49,6 +49,8 @@ STAGES: dict[str, list[str]] = {
     "pipeline": ["pipeline_floor", "--rate", "{rate}", "--duration", "{duration}"],
     # Last: it starts the services, which would compete for the cores with every other stage.
     "freshness": ["freshness", "--rate", "{rate}", "--duration", "{duration}", "--start-services"],
+    # After freshness: it queries the gold marts that run left in the local stack's lake.
+    "sql": ["sql_query"],
 }
 SCALED_STAGES = ("seed", "bronze", "silver", "gold")
 console = Console()

@@ -40,6 +40,7 @@ RESULTS = {
         "visibility_ms": {"p50": 3000, "p95": 4500, "p99": 5000},
         "memory": {"total_peak": {"rss_mib": 3000.0, "pss_mib": 2800.0}},
     },
+    "sql": {"status": "ok", "mart_query_p50_ms": 42.0, "command": {"p50_ms": 900.0}},
     "freshness": {
         "rate_requested_tx_per_s": 1000.0,
         "achieved_tx_per_s": 990.0,
@@ -80,6 +81,10 @@ def test_headline_rows_cover_the_issue_figures_and_skip_missing_stages():
     assert rows["pipeline floor commit→gold p95 (per change)"] == ("4,500 ms", floor)
     assert rows["pipeline floor: peak memory of its three drivers"][0] == "2,800 MiB PSS"
     assert rows["freshness p95 ÷ pipeline floor p95"][0] == "2"
+    assert rows["SQL on a gold mart p50 (slowest of the stage's queries)"] == (
+        "42 ms",
+        "target ≤ 100 ms: met",
+    )
     assert rows["peak RSS, bronze stage run"][0] == "1,500 MiB"
     assert rows["Delta floor: one-row MERGE, change data feed on p95"] == ("1.4 s", "p50 1.1 s")
     assert rows["silver MERGE p95 (largest table) ÷ Delta one-row MERGE p95"][0] == "1"
