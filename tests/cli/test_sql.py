@@ -1,6 +1,8 @@
 """`lakepulse sql`: embedded DuckDB over Delta tables written by delta-rs."""
 
 import json
+import subprocess
+import sys
 from decimal import Decimal
 
 import pyarrow as pa
@@ -77,3 +79,22 @@ def test_cli_formats_and_exit_codes(lake, monkeypatch):
     assert as_csv.output.splitlines() == ["customer_name", "Tailspin", "Wingtip"]
     missing = runner.invoke(app, ["sql", "SELECT * FROM gold.nope"])
     assert missing.exit_code == 2
+
+
+def test_a_scan_stopped_by_limit_does_not_crash_the_process_at_exit(tmp_path):
+    """pyarrow's read-ahead threads calling into delta-rs's Python filesystem crashed the interpreter
+    at exit once LIMIT had stopped the scan (SIGABRT, SIGSEGV or a hang in 3 runs of 10)."""
+    root = (tmp_path / "lake").as_uri()
+    path = for_delta_rs(table_uri(root, "silver", "parts"))
+    for _ in range(3):  # 20 partitions x 3 files
+        keys = [f"t{i:02d}" for i in range(20) for _ in range(50)]
+        write_deltalake(
+            path, pa.table({"table": keys, "n": list(range(1000))}), partition_by=["table"], mode="append"
+        )
+    script = (
+        "from lakepulse_cli.sql import run_query\n"
+        f"print(run_query({root!r}, 'SELECT * FROM silver.parts LIMIT 1').table.num_rows)\n"
+    )
+    for _ in range(10):
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+        assert (done.returncode, done.stdout.strip()) == (0, "1"), done.stderr[-500:]
