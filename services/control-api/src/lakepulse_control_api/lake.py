@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pyarrow.fs as pafs
 from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError, TableNotFoundError
 
@@ -77,7 +78,13 @@ class LakeReader:
         delta = self.open(layer, table, version=version)
         if as_of is not None:
             self._travel_to(delta, layer, table, as_of)
-        head = delta.to_pyarrow_dataset().head(limit)
+        if is_local(self._root):
+            # pyarrow's own filesystem: a head() stops the scan early, and delta-rs's Python one
+            # under pyarrow's read-ahead threads can crash the interpreter at exit (lakepulse_cli.sql).
+            local = pafs.SubTreeFileSystem(self.uri(layer, table), pafs.LocalFileSystem())
+            head = delta.to_pyarrow_dataset(filesystem=local).head(limit)
+        else:
+            head = delta.to_pyarrow_dataset().head(limit)
         rows = [{key: json_safe(value) for key, value in row.items()} for row in head.to_pylist()]
         return delta.version(), head.schema.names, rows
 
