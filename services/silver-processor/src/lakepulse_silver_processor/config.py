@@ -97,6 +97,8 @@ class SilverSparkSettings(SparkSettings):
     (or ``LAKEPULSE_TELEMETRY__*``) variables are set: pydantic then builds the section from its fields."""
 
     extra_conf: dict[str, str] = Field(default_factory=lambda: dict(SPARK_DEFAULTS))
+    # Smaller heaps keep the local stack's memory down (bench/results/README.md, Memory).
+    driver_memory: str = "640m"
 
 
 class SilverTelemetrySettings(TelemetrySettings):
