@@ -10,25 +10,22 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from lakepulse_cli.drain import Drain, DrainState
-from lakepulse_cli.pipeline import ControlWatcher, PipelineView
-from lakepulse_cli.sql import QueryError, run_query
 from lakepulse_cli.stack import Stack
 from lakepulse_cli.stack.services import SERVICES, service_programs
 from lakepulse_common.errors import LakePulseError
-from lakepulse_common.runtime import Shutdown
 from lakepulse_common.settings import LakePulseSettings
-from lakepulse_oltp.migrations import migrate
-from lakepulse_oltp.seeding import is_seeded
-from lakepulse_oltp.seeding import seed as seed_source
-from lakepulse_oltp.simulator import simulate
+
+if TYPE_CHECKING:
+    from lakepulse_cli.drain import Drain, DrainState
+    from lakepulse_cli.pipeline import ControlWatcher, PipelineView
+    from lakepulse_common.runtime import Shutdown
 
 console = Console()
 GOLD_SUMMARY = """
@@ -115,6 +112,15 @@ def demo_command(
     ] = 600,
 ) -> None:
     """Run the whole pipeline on the local stack with a live view."""
+    # Imported here, not at the top: every `lakepulse` command (`lakepulse sql` too) loads this module.
+    from lakepulse_cli.drain import Drain
+    from lakepulse_cli.pipeline import ControlWatcher
+    from lakepulse_common.runtime import Shutdown
+    from lakepulse_oltp.migrations import migrate
+    from lakepulse_oltp.seeding import is_seeded
+    from lakepulse_oltp.seeding import seed as seed_source
+    from lakepulse_oltp.simulator import simulate
+
     settings = LakePulseSettings()
     shutdown = Shutdown().install()
     try:
@@ -184,6 +190,8 @@ def demo_command(
 
 
 def _print_summary(settings: LakePulseSettings) -> None:
+    from lakepulse_cli.sql import QueryError, run_query
+
     try:
         summary = run_query(settings.lake_root, GOLD_SUMMARY)
     except QueryError as exc:

@@ -1,12 +1,13 @@
 """``lakepulse migrate | seed | simulate``: the OLTP source's schema, bulk data and live workload.
 
 Invalid arguments exit with code 2 and a one-line reason (the same code Typer uses for its own usage
-errors); any other LakePulse error exits with code 1. Settings are built inside each command.
+errors); any other LakePulse error exits with code 1. Settings are built inside each command, and
+each command imports what it runs (Alembic, the generators, the simulator) only when it runs.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -15,10 +16,10 @@ from rich.table import Table
 from lakepulse_common.errors import LakePulseError
 from lakepulse_common.settings import LakePulseSettings
 from lakepulse_oltp.errors import InvalidWorkloadError
-from lakepulse_oltp.migrations import current_revision, downgrade, migrate
-from lakepulse_oltp.seeding import seed as seed_source
-from lakepulse_oltp.simulator import Pattern, SimulationResult
-from lakepulse_oltp.simulator import simulate as simulate_workload
+from lakepulse_oltp.simulator import Pattern
+
+if TYPE_CHECKING:
+    from lakepulse_oltp.simulator import SimulationResult
 
 console = Console()
 USAGE_ERROR = 2
@@ -38,6 +39,8 @@ def migrate_command(
     ] = None,
 ) -> None:
     """Create (or, with --down, drop) the WWI-shaped source schema with Alembic."""
+    from lakepulse_oltp.migrations import current_revision, downgrade, migrate
+
     settings = LakePulseSettings()
     try:
         if down:
@@ -57,6 +60,8 @@ def seed_command(
     ] = False,
 ) -> None:
     """Bulk-load a deterministic Wide World Importers-shaped dataset with COPY."""
+    from lakepulse_oltp.seeding import seed as seed_source
+
     settings = LakePulseSettings()
     try:
         result = seed_source(settings, scale, seed, replace=replace)
@@ -107,6 +112,8 @@ def simulate_command(
 
     ``simulate`` installs its own SIGINT/SIGTERM handlers for the run and restores the previous ones.
     """
+    from lakepulse_oltp.simulator import simulate as simulate_workload
+
     settings = LakePulseSettings()
     try:
         result = simulate_workload(

@@ -8,7 +8,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from lakepulse_cli.verify import reconcile
 from lakepulse_common.settings import LakePulseSettings
 
 console = Console()
@@ -19,6 +18,8 @@ def verify_command(
     timeout: Annotated[float, typer.Option(help="seconds to wait for the pipeline to catch up")] = 120.0,
 ) -> None:
     """Reconcile the lake with the source at a consistent point; run it while the source is quiet."""
+    from lakepulse_cli.verify import reconcile  # SQLAlchemy and the ground truth: loaded when run
+
     layers = layer or ["silver", "gold"]
     unknown = set(layers) - {"silver", "gold"}
     if unknown:

@@ -10,17 +10,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from enum import StrEnum
 
 from lakepulse_oltp.simulator import bulk_operations, operations
+from lakepulse_oltp.simulator.kinds import Pattern as Pattern  # re-exported: its home before kinds
 from lakepulse_oltp.simulator.operations import Operation
-
-
-class Pattern(StrEnum):
-    TRICKLE = "trickle"
-    BULK = "bulk"
-    BURST = "burst"
-
 
 SINGLE_MIX: dict[str, tuple[Operation, int]] = {
     "place_order": (operations.place_order, 30),
