@@ -38,15 +38,19 @@ class TreeMemory:
         return {"rss_mib": round(self.rss / MIB, 1), "pss_mib": round(self.pss / MIB, 1)}
 
 
-def tree_memory(pid: int) -> TreeMemory:
-    """RSS and PSS of ``pid`` and all its descendants; processes that vanish meanwhile count as 0."""
+def process_tree(pid: int) -> list[psutil.Process]:
+    """``pid`` and all its descendants; empty when ``pid`` is gone."""
     try:
         root = psutil.Process(pid)
-        processes = [root, *root.children(recursive=True)]
+        return [root, *root.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return TreeMemory()
+        return []
+
+
+def tree_memory(pid: int) -> TreeMemory:
+    """RSS and PSS of ``pid`` and all its descendants; processes that vanish meanwhile count as 0."""
     total = TreeMemory()
-    for process in processes:
+    for process in process_tree(pid):
         try:
             try:
                 info = process.memory_full_info()

@@ -47,7 +47,7 @@ import orjson
 import psutil
 
 from bench.freshness import FreshnessPoint, percentiles, visibility_latencies
-from bench.memory import MemorySampler
+from bench.memory import MemorySampler, process_tree
 
 ROLES = ("bronze", "silver", "gold")
 GOLD_MARTS = 4
@@ -321,13 +321,9 @@ def gold_visibility(gold: list[Cycle], start_ms: int, end_ms: int) -> dict[str, 
 
 
 def tree_cpu_seconds(pid: int) -> float:
-    try:
-        root = psutil.Process(pid)
-        processes = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0.0
+    """CPU seconds (user + system) used so far by ``pid`` and its descendants."""
     total = 0.0
-    for process in processes:
+    for process in process_tree(pid):
         try:
             times = process.cpu_times()
             total += times.user + times.system
